@@ -1,0 +1,140 @@
+"""What an importer hands to the store: canonical rows, history, rejects and notices.
+
+Every format (Salesforce, HubSpot, a mapped CSV...) reads its files into one
+``ImportBatch``; from there on, the import is the same for all of them: the batch is
+checked, diffed against what the store holds and written in one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from quarterdeck.sources.reading import CsvFile, Reject
+
+__all__ = ["ImportBatch", "Notice", "drop_duplicates", "keep"]
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Rows that were kept but deserve the user's eye (a data-quality warning)."""
+
+    file: str
+    column: str | None
+    rows: int
+    message: str
+    lines: tuple[int, ...] = ()
+
+    def text(self) -> str:
+        where = self.file + (f", column {self.column}" if self.column else "")
+        sample = ""
+        if self.lines:
+            shown = ", ".join(str(n) for n in self.lines[:5])
+            sample = f" (lines {shown}{', ...' if self.rows > len(self.lines[:5]) else ''})"
+        return f"{where}: {self.rows:,} row{'s' if self.rows != 1 else ''} {self.message}{sample}"
+
+
+@dataclass
+class ImportBatch:
+    """Canonical rows read from one set of files, ready to be written together.
+
+    Tables use the column names of ``quarterdeck.model``; a column a format does not
+    provide is simply absent (and left as the store has it), which is different from a
+    column that is present and empty. ``history`` is the CRM's own log as full snapshots
+    (deal_id, at and any tracked fields); ``field_events`` is a log of single-field changes
+    (deal_id, at, field, old_value, new_value as text).
+    """
+
+    format: str
+    files: list[CsvFile]
+    as_of: datetime | None = None
+    deals: pa.Table | None = None
+    history: pa.Table | None = None
+    field_events: pa.Table | None = None
+    accounts: pa.Table | None = None
+    users: pa.Table | None = None
+    stages: pa.Table | None = None
+    activities: pa.Table | None = None
+    targets: pa.Table | None = None
+    rejects: list[Reject] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.num_rows for f in self.files)
+
+    @property
+    def rows_rejected(self) -> int:
+        return len({(r.file, r.line) for r in self.rejects})
+
+    @property
+    def tables(self) -> dict[str, pa.Table]:
+        names = (
+            "deals",
+            "history",
+            "field_events",
+            "accounts",
+            "users",
+            "stages",
+            "activities",
+            "targets",
+        )
+        return {n: t for n in names if (t := getattr(self, n)) is not None}
+
+
+def keep(table: pa.Table, rejected: np.ndarray) -> pa.Table:
+    """The rows of ``table`` not marked in ``rejected``."""
+    if not rejected.any():
+        return table
+    return table.filter(pa.array(~rejected))
+
+
+def drop_duplicates(
+    file: CsvFile, table: pa.Table, key: str, *, what: str, notices: list[Notice]
+) -> tuple[pa.Table, list[Reject]]:
+    """Keep one row per ``key``: exact repeats are dropped with a notice; rows that share a
+    key but differ are all rejected, since nobody can tell which one is right."""
+    if table.num_rows == 0:
+        return table, []
+    keys = table.column(key)
+    counts = pc.value_counts(keys)
+    repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
+    if len(repeated) == 0:
+        return table, []
+    rows = np.flatnonzero(pc.is_in(keys, value_set=repeated).to_numpy(zero_copy_only=False))
+    line_column = table.column("_row").to_numpy() if "_row" in table.column_names else rows
+    by_key: dict[object, list[int]] = {}
+    for row in rows.tolist():
+        by_key.setdefault(keys[row].as_py(), []).append(row)
+    drop = np.zeros(table.num_rows, dtype=bool)
+    rejects: list[Reject] = []
+    repeats = 0
+    data = table.drop_columns([c for c in ("_row",) if c in table.column_names])
+    for value, members in by_key.items():
+        records = [tuple(data.slice(m, 1).to_pylist()[0].values()) for m in members]
+        if len(set(records)) == 1:
+            drop[members[1:]] = True
+            repeats += len(members) - 1
+            continue
+        lines = [file.line_of(int(line_column[m])) for m in members]
+        for member, line in zip(members, lines, strict=True):
+            others = ", ".join(str(n) for n in lines if n != line)
+            rejects.append(
+                Reject(
+                    file.name,
+                    line,
+                    key,
+                    str(value),
+                    f"duplicate {what} with different values (also on line {others})",
+                )
+            )
+            drop[member] = True
+    if repeats:
+        notices.append(
+            Notice(file.name, key, repeats, f"repeat an earlier {what} exactly and were read once")
+        )
+    return table.filter(pa.array(~drop)), rejects

@@ -1,0 +1,294 @@
+"""Reading CSV files the way people really have them, into Arrow columns of text.
+
+Handles UTF-8 with or without a byte-order mark, UTF-16 (Excel's "Unicode text"), cp1252,
+any of the usual delimiters, quoted newlines and very large files (Arrow's multi-threaded
+reader). Files that are not CSV at all (Excel workbooks, PDFs, binaries, empty files) are
+refused with a message that says what the file looks like. Rows that do not fit the header
+become rejects with their physical line number; finding those line numbers needs a second,
+slower pass, which only runs when something is wrong.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+
+from quarterdeck.errors import InputError
+
+__all__ = ["MAX_FIELD", "CsvFile", "Reject", "read_csv"]
+
+MAX_FIELD = 1_000_000
+"""Longest field accepted, in characters: longer ones are rejected (a file glued into a cell)."""
+
+_SAMPLE = 1 << 16
+_DELIMITERS = ",;\t|"
+
+
+@dataclass(frozen=True)
+class Reject:
+    """A row set aside: where it is, which column, the value and why."""
+
+    file: str
+    line: int | None
+    column: str | None
+    value: str | None
+    reason: str
+
+    def message(self) -> str:
+        where = f"{self.file}"
+        if self.line is not None:
+            where += f", line {self.line}"
+        if self.column:
+            where += f", column {self.column}"
+        value = ""
+        if self.value is not None:
+            shown = self.value if len(self.value) <= 60 else self.value[:57] + "..."
+            value = f" {shown!r}:"
+        return f"{where}:{value} {self.reason}"
+
+
+@dataclass
+class CsvFile:
+    """A CSV file read into text columns (empty cells are empty strings, never null)."""
+
+    path: Path
+    encoding: str
+    delimiter: str
+    sha256: str
+    table: pa.Table
+    bad_rows: list[Reject] = field(default_factory=list)
+    """Records that could not be split into the header's columns (already with line numbers)."""
+    _lines: list[int] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def header(self) -> tuple[str, ...]:
+        return tuple(self.table.column_names)
+
+    @property
+    def num_rows(self) -> int:
+        return self.table.num_rows + len(self.bad_rows)
+
+    def line_of(self, row: int) -> int:
+        """Physical line (1-based) where data row ``row`` (0-based, of ``table``) starts."""
+        if self._lines is None:
+            self._lines = _record_lines(self.path, self.encoding, self.delimiter)
+        return self._lines[row]
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        return self.table.column(name)
+
+
+def read_csv(path: Path, *, delimiter: str | None = None, encoding: str | None = None) -> CsvFile:
+    """Read ``path`` as CSV, or raise ``InputError`` saying what it is instead."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, expected a CSV file")
+    data = path.read_bytes()
+    if not data.strip():
+        raise InputError(f"{path.name}: the file is empty; expected a CSV export with a header row")
+    _refuse_non_csv(path, data)
+    encoding = encoding or _detect_encoding(data)
+    sample = _decode_sample(data, encoding)
+    header_line = sample.lstrip("\ufeff").splitlines()[0] if sample.strip() else ""
+    delimiter = delimiter or _detect_delimiter(sample)
+    header = next(csv.reader([header_line], delimiter=delimiter), [])
+    _check_header(path, header)
+    sha = hashlib.sha256(data).hexdigest()
+    if _needs_careful_read(data, encoding):
+        return _read_carefully(path, data, encoding, delimiter, header, sha)
+    bad_count = 0
+
+    def on_invalid(row: pcsv.InvalidRow) -> str:
+        nonlocal bad_count
+        bad_count += 1
+        return "skip"
+
+    try:
+        table = pcsv.read_csv(
+            io.BytesIO(data),
+            read_options=pcsv.ReadOptions(encoding=_arrow_encoding(encoding), block_size=1 << 25),
+            parse_options=pcsv.ParseOptions(
+                delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
+            ),
+            convert_options=pcsv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
+        bad_count = 1
+    if bad_count:
+        return _read_carefully(path, data, encoding, delimiter, header, sha)
+    return CsvFile(path, encoding, delimiter, sha, table)
+
+
+def _refuse_non_csv(path: Path, data: bytes) -> None:
+    head = data[:8]
+    if head.startswith(b"PK\x03\x04"):
+        raise InputError(
+            f"{path.name}: is a zip file or an Excel workbook (.xlsx), not CSV; "
+            "unzip it, or in Excel use File > Save As > CSV UTF-8"
+        )
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise InputError(f"{path.name}: is an old Excel workbook (.xls); save it as CSV UTF-8")
+    if head.startswith(b"%PDF"):
+        raise InputError(f"{path.name}: is a PDF, not a CSV export")
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return
+    if b"\x00" in data[:_SAMPLE]:
+        raise InputError(
+            f"{path.name}: looks like a binary file (it holds NUL bytes), not a CSV export"
+        )
+
+
+def _detect_encoding(data: bytes) -> str:
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8"
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "utf-16"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        # Windows Excel saves "CSV" as cp1252; five bytes are unassigned there.
+        try:
+            data.decode("cp1252")
+        except UnicodeDecodeError:
+            return "latin-1"
+        return "cp1252"
+    return "utf-8"
+
+
+def _arrow_encoding(encoding: str) -> str:
+    return "utf8" if encoding == "utf-8" else encoding
+
+
+def _decode_sample(data: bytes, encoding: str) -> str:
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    text = decoder.decode(data[:_SAMPLE])
+    return text.lstrip("\ufeff")
+
+
+def _detect_delimiter(sample: str) -> str:
+    first = sample.splitlines()[0] if sample else ""
+    try:
+        return csv.Sniffer().sniff(sample[: 1 << 14], delimiters=_DELIMITERS).delimiter
+    except csv.Error:
+        counts = {d: first.count(d) for d in _DELIMITERS}
+        best = max(counts, key=lambda d: counts[d])
+        return best if counts[best] else ","
+
+
+def _check_header(path: Path, header: list[str]) -> None:
+    if not header or all(not h.strip() for h in header):
+        raise InputError(f"{path.name}: line 1: the header row is empty")
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if not name.strip():
+            raise InputError(f"{path.name}: line 1: column {position} of the header has no name")
+        if name in seen:
+            raise InputError(
+                f"{path.name}: line 1: column {name!r} appears twice (columns {seen[name]} "
+                f"and {position})"
+            )
+        seen[name] = position
+
+
+def _needs_careful_read(data: bytes, encoding: str) -> bool:
+    """An odd number of quote characters means a quoted field never ends: a cut-off file."""
+    if encoding == "utf-16":
+        return False
+    return data.count(b'"') % 2 == 1
+
+
+def _read_carefully(
+    path: Path, data: bytes, encoding: str, delimiter: str, header: list[str], sha: str
+) -> CsvFile:
+    """The slow, exact reader: every record with its line, every problem with its place."""
+    text = data.decode(encoding, errors="strict").lstrip("\ufeff")
+    csv.field_size_limit(MAX_FIELD * 4 + 16)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    columns: list[list[str]] = [[] for _ in header]
+    lines: list[int] = []
+    bad: list[Reject] = []
+    start = 1
+    try:
+        next(reader)
+        start = reader.line_num + 1
+        for record in reader:
+            if record == [] or (len(record) == 1 and not record[0] and len(header) > 1):
+                start = reader.line_num + 1
+                continue
+            if len(record) != len(header):
+                bad.append(
+                    Reject(
+                        path.name,
+                        start,
+                        None,
+                        delimiter.join(record)[:200],
+                        f"row has {len(record)} fields, the header has {len(header)}"
+                        + (" (was the file cut off?)" if len(record) < len(header) else ""),
+                    )
+                )
+            else:
+                for values, value in zip(columns, record, strict=True):
+                    values.append(value)
+                lines.append(start)
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        reason = str(exc)
+        if "field larger than field limit" in reason:
+            raise InputError(
+                f"{path.name}: line {start}: a field is longer than {MAX_FIELD:,} characters; "
+                "is this really a CSV export?"
+            ) from exc
+        if "unexpected end of data" in reason or "EOF" in reason:
+            raise InputError(
+                f"{path.name}: line {start}: the file ends inside a quoted field that starts "
+                "here; it looks cut off: export it again"
+            ) from exc
+        raise InputError(f"{path.name}: line {start}: cannot read the CSV: {reason}") from exc
+    table = pa.table(
+        {name: pa.array(values, pa.string()) for name, values in zip(header, columns, strict=True)}
+    )
+    return CsvFile(path, encoding, delimiter, sha, table, bad, lines)
+
+
+def _record_lines(path: Path, encoding: str, delimiter: str) -> list[int]:
+    """Line where each data record starts (skipping the header)."""
+    text = path.read_bytes().decode(encoding, errors="replace").lstrip("\ufeff")
+    csv.field_size_limit(MAX_FIELD * 4 + 16)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    lines: list[int] = []
+    next(reader, None)
+    start = reader.line_num + 1
+    for record in reader:
+        if record:
+            lines.append(start)
+        start = reader.line_num + 1
+    return lines
+
+
+def long_fields(table: pa.Table) -> list[tuple[int, str]]:
+    """(row, column) of every cell longer than ``MAX_FIELD`` characters."""
+    found: list[tuple[int, str]] = []
+    for name in table.column_names:
+        lengths = pc.utf8_length(table.column(name))
+        if (pc.max(lengths).as_py() or 0) > MAX_FIELD:
+            rows = pc.indices_nonzero(pc.greater(lengths, MAX_FIELD)).to_pylist()
+            found.extend((row, name) for row in rows)
+    return found

@@ -1,0 +1,259 @@
+"""The store: the only code that opens engine connections.
+
+A ``Store`` holds one Ibis backend (a DuckDB file by default, PostgreSQL or another Ibis
+backend by URL), keeps the canonical schema at the current version, and offers the few
+writing primitives the importer needs, all inside one transaction. Everything above it
+works with Ibis expressions, so the same metric code runs on every engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+from quarterdeck.errors import ConfigError, DataError, MissingExtra
+from quarterdeck.model import SCHEMA_VERSION, TABLES
+
+__all__ = ["DEFAULT_DB", "Store"]
+
+DEFAULT_DB = "quarterdeck.duckdb"
+
+Migration = Callable[["Store"], None]
+
+
+def _create_all(store: Store) -> None:
+    for table in TABLES.values():
+        store.backend.create_table(table.name, schema=table.schema)
+
+
+MIGRATIONS: dict[int, Migration] = {1: _create_all}
+"""Schema version -> the step that brings the previous version to it. Append, never edit."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a store lives: the engine name and what to pass to it."""
+
+    engine: str
+    location: str
+
+    @classmethod
+    def parse(cls, db: str | os.PathLike[str] | None) -> Target:
+        text = os.fspath(db) if db is not None else DEFAULT_DB
+        if re.match(r"^(postgres|postgresql)://", text):
+            return cls("postgres", text)
+        if text.startswith("duckdb://"):
+            return cls("duckdb", text.removeprefix("duckdb://") or ":memory:")
+        if re.match(r"^[a-z][a-z0-9+]*://", text):
+            scheme = text.split("://", 1)[0]
+            return cls(scheme, text)
+        return cls("duckdb", text)
+
+    @property
+    def is_file(self) -> bool:
+        return self.engine == "duckdb" and self.location != ":memory:"
+
+
+class Store:
+    """A connection to one Quarterdeck database, at the current schema version."""
+
+    def __init__(self, db: str | os.PathLike[str] | None = None, *, read_only: bool = False):
+        self.target = Target.parse(db)
+        self.read_only = read_only
+        self.backend = self._connect()
+        self._temp_names = itertools.count()
+        self._in_transaction = False
+        self._migrate()
+
+    # -- connection ---------------------------------------------------------------------
+
+    def _connect(self) -> Any:
+        target = self.target
+        if target.engine == "duckdb":
+            if target.is_file:
+                path = Path(target.location)
+                if not path.parent.exists():
+                    raise ConfigError(f"cannot create database {path}: folder {path.parent} does not exist")
+            try:
+                return ibis.duckdb.connect(target.location, read_only=self.read_only)
+            except Exception as exc:  # duckdb raises its own IOException types
+                message = str(exc)
+                if "lock" in message.lower():
+                    raise DataError(
+                        f"database {target.location} is in use by another Quarterdeck process; "
+                        "stop it (or wait for it to finish) and try again"
+                    ) from exc
+                raise ConfigError(f"cannot open database {target.location}: {message}") from exc
+        if target.engine == "postgres":
+            try:
+                import psycopg  # noqa: F401
+            except ImportError as exc:
+                raise MissingExtra("A PostgreSQL database", "postgres") from exc
+            try:
+                return ibis.connect(target.location)
+            except Exception as exc:
+                raise ConfigError(f"cannot connect to {target.location}: {exc}") from exc
+        try:
+            return ibis.connect(target.location)
+        except Exception as exc:
+            raise ConfigError(
+                f"cannot open {target.location!r}: expected a DuckDB file path, "
+                f"duckdb://PATH or postgresql://... ({exc})"
+            ) from exc
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.backend.disconnect()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def location(self) -> str:
+        return self.target.location
+
+    @property
+    def folder(self) -> Path:
+        """Where files that belong beside the database (such as rejects) are written."""
+        if self.target.is_file:
+            return Path(self.target.location).resolve().parent
+        return Path.cwd()
+
+    # -- schema -------------------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        if "schema_version" not in self.backend.list_tables():
+            return 0
+        value = self.backend.table("schema_version").version.max().execute()
+        return int(value) if value is not None else 0
+
+    def _migrate(self) -> None:
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise ConfigError(
+                f"database {self.location} has schema version {current}, newer than this "
+                f"Quarterdeck understands ({SCHEMA_VERSION}); upgrade Quarterdeck"
+            )
+        if current == SCHEMA_VERSION:
+            return
+        if self.read_only:
+            raise ConfigError(f"database {self.location} needs an upgrade; open it for writing once")
+        with self.transaction():
+            if current == 0:
+                self.backend.create_table(
+                    "schema_version",
+                    schema=ibis.schema({"version": "int64", "applied_at": "timestamp"}),
+                )
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[version](self)
+                self.backend.raw_sql(
+                    "INSERT INTO schema_version VALUES "
+                    f"({version}, TIMESTAMP '{_now().isoformat(sep=' ')}')"
+                )
+
+    # -- reading ------------------------------------------------------------------------
+
+    def table(self, name: str) -> ir.Table:
+        """The canonical table ``name`` as an Ibis expression."""
+        if name not in TABLES:
+            raise KeyError(name)
+        return self.backend.table(name)
+
+    def to_arrow(self, expr: ir.Expr) -> pa.Table:
+        result = self.backend.to_pyarrow(expr)
+        return result if isinstance(result, pa.Table) else pa.table({"value": [result]})
+
+    def scalar(self, expr: ir.Scalar) -> Any:
+        return self.backend.execute(expr)
+
+    def sql(self, expr: ir.Expr) -> str:
+        """The SQL this store's engine runs for ``expr`` (for ``--explain``)."""
+        return str(ibis.to_sql(expr, dialect=self.backend.name))
+
+    # -- writing ------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside land together or not at all (even if the process is killed)."""
+        if self._in_transaction:
+            yield
+            return
+        self.backend.raw_sql("BEGIN TRANSACTION")
+        self._in_transaction = True
+        try:
+            yield
+        except BaseException:
+            self.backend.raw_sql("ROLLBACK")
+            raise
+        else:
+            self.backend.raw_sql("COMMIT")
+        finally:
+            self._in_transaction = False
+
+    def stage(self, data: pa.Table) -> ir.Table:
+        """Put in-memory rows into a temporary table for the engine to join against."""
+        name = f"_qd_stage_{os.getpid()}_{next(self._temp_names)}"
+        return self.backend.create_table(name, obj=data, temp=True, overwrite=True)
+
+    def insert(self, table: str, rows: ir.Table | pa.Table) -> None:
+        """Append rows (an expression over this store, or Arrow data) to a canonical table."""
+        columns = TABLES[table].column_names
+        if isinstance(rows, pa.Table):
+            target = TABLES[table].schema.to_pyarrow()
+            rows = self.stage(
+                pa.table(
+                    {
+                        name: rows.column(name).cast(target.field(name).type)
+                        if name in target.names
+                        else rows.column(name)
+                        for name in rows.column_names
+                    }
+                )
+            )
+        missing = [c for c in columns if c not in rows.columns]
+        schema = TABLES[table].schema
+        rows = rows.mutate(
+            **{c: ibis.null().cast(schema[c]) for c in missing}
+        ).select(*[rows_col(rows, c, schema) if c not in missing else c for c in columns])
+        self.backend.insert(table, rows)
+
+    def delete_matching(self, table: str, keys: ir.Table) -> None:
+        """Delete rows of ``table`` whose key appears in ``keys`` (used to replace rows)."""
+        key = TABLES[table].key
+        staged = keys.select(*key).distinct()
+        name = f"_qd_keys_{os.getpid()}_{next(self._temp_names)}"
+        self.backend.create_table(name, obj=staged, temp=True, overwrite=True)
+        condition = " AND ".join(f'"{table}"."{k}" = "{name}"."{k}"' for k in key)
+        self.backend.raw_sql(f'DELETE FROM "{table}" USING "{name}" WHERE {condition}')
+        self.backend.drop_table(name, force=True)
+
+    def next_value(self, table: str, column: str) -> int:
+        value = self.backend.execute(self.table(table)[column].max())
+        return 0 if value is None else int(value)
+
+
+def rows_col(rows: ir.Table, name: str, schema: ibis.Schema) -> ir.Value:
+    """Column ``name`` of ``rows`` cast to the canonical type when the types differ."""
+    column = rows[name]
+    target = schema[name].copy(nullable=True)
+    if column.type().copy(nullable=True) != target:
+        column = column.cast(target)
+    return column.name(name)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
