@@ -8,14 +8,7 @@ import pytest
 
 from quarterdeck.store import Store
 
-ROOT = Path(__file__).resolve().parents[1]
-TEST_DATA = ROOT / "tests" / "data"
-SHARED_DATA = ROOT.parent / "shared" / "data"
-
-needs_shared_data = pytest.mark.skipif(
-    not SHARED_DATA.exists(),
-    reason=f"public data sets not present at {SHARED_DATA} (they sit beside the repo in CI)",
-)
+from testdata import SHARED_DATA
 
 
 @pytest.fixture
