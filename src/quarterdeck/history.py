@@ -10,6 +10,10 @@ Two sources of history feed ``deal_events``:
 Re-importing the same data adds nothing, because an event that is already stored (same
 deal, field, time and value) is never written twice. ``deals_as_of`` rebuilds the tracked
 fields of every deal at any past moment from these events alone.
+
+The comparison of an import with itself and with the store runs in Arrow and NumPy on the
+batch (vectorised, engine-independent); the store is asked only for the latest value of
+each deal's fields, and for the events it already holds when checking for repeats.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from datetime import datetime
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from quarterdeck.model import MONEY, TABLES, TRACKED_FIELDS
 from quarterdeck.sources.batch import ImportBatch
@@ -26,7 +32,15 @@ from quarterdeck.store import Store
 
 __all__ = ["apply_batch", "canonical_text", "deals_as_of", "typed_value"]
 
-_EVENT_TYPES = {
+_ARROW_TYPES = {
+    "stage": pa.string(),
+    "amount": pa.decimal128(18, 2),
+    "close_date": pa.date32(),
+    "forecast_category": pa.string(),
+    "probability": pa.float64(),
+    "owner_id": pa.string(),
+}
+_IBIS_TYPES = {
     "stage": "string",
     "amount": MONEY,
     "close_date": "date",
@@ -34,28 +48,38 @@ _EVENT_TYPES = {
     "probability": "float64",
     "owner_id": "string",
 }
+_EVENT_SCHEMA = pa.schema(
+    [
+        ("deal_id", pa.string()),
+        ("at", pa.timestamp("s")),
+        ("field", pa.string()),
+        ("old_value", pa.string()),
+        ("new_value", pa.string()),
+    ]
+)
+
+
+def canonical_text(field: str, values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One spelling per value (amount '1500.00', date '2024-03-31', probability '0.25'), so
+    that equal values compare equal as text, whichever file they came from."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    target = _ARROW_TYPES[field]
+    if pa.types.is_string(values.type) and not pa.types.is_string(target):
+        if field == "close_date":
+            values = pc.cast(pc.cast(values, pa.timestamp("s")), pa.date32())
+        elif field == "amount":
+            values = pc.cast(pc.round(pc.cast(values, pa.decimal128(38, 10)), 2), target)
+        else:
+            values = pc.cast(values, target)
+    elif values.type != target:
+        values = pc.cast(values, target)
+    return pc.cast(values, pa.string())
 
 
 def typed_value(field: str, text: ir.StringValue) -> ir.Value:
-    """The text of an event value read back as the field's type."""
-    target = _EVENT_TYPES[field]
-    if field == "close_date":
-        return text.cast("timestamp").cast("date")
-    return text.cast(target)
-
-
-def canonical_text(field: str, value: ir.Value) -> ir.StringValue:
-    """One spelling per value, so that equal values compare equal as text."""
-    typed = value.cast("string") if value.type().is_string() else value
-    if field in ("amount", "close_date", "probability") and value.type().is_string():
-        typed = typed_value(field, value)
-    elif field == "close_date":
-        typed = value.cast("date")
-    elif field == "amount":
-        typed = value.cast(MONEY)
-    elif field == "probability":
-        typed = value.cast("float64")
-    return typed.cast("string")
+    """The text of an event value read back as the field's type (inside the engine)."""
+    return text.cast(_IBIS_TYPES[field])
 
 
 def apply_batch(
@@ -67,23 +91,33 @@ def apply_batch(
         table = getattr(batch, name)
         if table is not None and table.num_rows:
             counts[name] = _upsert(store, name, table, import_id)
-    events_before = store.next_value("deal_events", "seq")
+    had_events = store.scalar(store.table("deal_events").count()) > 0
+    logged: list[pa.Table] = []
     history_fields: set[str] = set()
     if batch.history is not None and batch.history.num_rows:
         history_fields |= {f for f in TRACKED_FIELDS if f in batch.history.column_names}
-        _add_history(store, batch.history, import_id)
+        logged.append(_history_changes(batch.history))
     if batch.field_events is not None and batch.field_events.num_rows:
         history_fields |= set(batch.field_events.column("field").unique().to_pylist())
-        _add_field_events(store, batch.field_events, import_id)
+        logged.append(_canonical_field_events(batch.field_events))
+    added = 0
+    if logged:
+        events = pa.concat_tables(logged)
+        if had_events:
+            events = _not_stored(store, events)
+        added += _insert_events(store, events, "history", import_id)
     if batch.deals is not None and batch.deals.num_rows:
-        _add_snapshot(store, batch.deals, import_id, as_of, history_fields)
+        snapshot = _snapshot_changes(
+            store, batch.deals, as_of, history_fields, had_events or added > 0
+        )
+        added += _insert_events(store, snapshot, "snapshot", import_id)
         counts["deals"] = _upsert(store, "deals", batch.deals, import_id)
         _refresh_first_won(store)
     for name in ("activities", "targets"):
         table = getattr(batch, name)
         if table is not None and table.num_rows:
             counts[name] = _upsert(store, name, table, import_id)
-    counts["deal_events"] = store.next_value("deal_events", "seq") - events_before
+    counts["deal_events"] = added
     return counts
 
 
@@ -99,17 +133,21 @@ def _upsert(store: Store, name: str, rows: pa.Table, import_id: int) -> int:
     spec = TABLES[name]
     rows = _clean(rows)
     provided = [c for c in rows.column_names if c in spec.column_names]
-    staged = store.stage(rows.select(provided))
+    rows = rows.select(provided)
+    rows = rows.append_column("import_id", pa.array(np.full(rows.num_rows, import_id, np.int64)))
     existing = store.table(name)
-    if spec.key and store.scalar(existing.count()) > 0:
-        keep_cols = [c for c in spec.column_names if c not in provided and c != "import_id"]
-        if keep_cols:
-            old = existing.select(*spec.key, *[existing[c].name(f"_old_{c}") for c in keep_cols])
-            staged = staged.left_join(old, list(spec.key)).select(
-                *[staged[c] for c in provided], *[ibis._[f"_old_{c}"].name(c) for c in keep_cols]
-            )
-        store.delete_matching(name, staged)
-    staged = staged.mutate(import_id=ibis.literal(import_id, "int64"))
+    if not spec.key or store.scalar(existing.count()) == 0:
+        store.insert(name, rows)
+        return rows.num_rows
+    staged = store.stage(rows)
+    keep_cols = [c for c in spec.column_names if c not in provided and c != "import_id"]
+    if keep_cols:
+        old = existing.select(*spec.key, *[existing[c].name(f"_old_{c}") for c in keep_cols])
+        staged = staged.left_join(old, list(spec.key)).select(
+            *[staged[c] for c in rows.column_names],
+            *[ibis._[f"_old_{c}"].name(c) for c in keep_cols],
+        )
+    store.delete_matching(name, staged)
     store.insert(name, staged)
     return rows.num_rows
 
@@ -125,155 +163,166 @@ def _refresh_first_won(store: Store) -> None:
 # -- events ---------------------------------------------------------------------------------
 
 
-def _long(staged: ir.Table, fields: list[str]) -> ir.Table:
-    parts = [
-        staged.select(
-            "deal_id",
-            "at",
-            field=ibis.literal(f),
-            value=canonical_text(f, staged[f]),
-            **(
-                {"_order": staged["_order"]}
-                if "_order" in staged.columns
-                else {"_order": ibis.literal(0)}
-            ),
+def _history_changes(history: pa.Table) -> pa.Table:
+    """Single-field changes in a log of full snapshots, sorted by deal, time and order."""
+    keys = [("deal_id", "ascending"), ("at", "ascending")]
+    if "_order" in history.column_names:
+        keys.append(("_order", "ascending"))
+    history = history.sort_by(keys)
+    deal = history.column("deal_id").combine_chunks()
+    n = history.num_rows
+    same_deal = np.zeros(n, dtype=bool)
+    if n > 1:
+        same_deal[1:] = pc.equal(deal.slice(1), deal.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    parts = []
+    for field in TRACKED_FIELDS:
+        if field not in history.column_names:
+            continue
+        text = canonical_text(field, history.column(field))
+        previous = pa.concat_arrays([pa.nulls(1, pa.string()), text.slice(0, n - 1)]) if n else text
+        previous = pc.if_else(pa.array(same_deal), previous, pa.scalar(None, pa.string()))
+        differs = pc.fill_null(pc.not_equal(text, previous), True)
+        both_null = pc.and_(pc.is_null(text), pc.is_null(previous))
+        changed = pc.and_(differs, pc.invert(both_null))
+        parts.append(
+            pa.table(
+                {
+                    "deal_id": deal,
+                    "at": history.column("at").combine_chunks().cast(pa.timestamp("s")),
+                    "field": pa.array(np.full(n, field, dtype=object), pa.string()),
+                    "old_value": previous,
+                    "new_value": text,
+                }
+            ).filter(changed)
         )
-        for f in fields
-    ]
-    return ibis.union(*parts) if len(parts) > 1 else parts[0]
+    return pa.concat_tables(parts) if parts else _EVENT_SCHEMA.empty_table()
 
 
-def _changes(long: ir.Table) -> ir.Table:
-    """Rows whose value differs from the previous one of the same deal and field."""
-    window = ibis.window(group_by=["deal_id", "field"], order_by=["at", "_order"])
-    with_prev = long.mutate(
-        old_value=long.value.lag().over(window), _first=ibis.row_number().over(window) == 0
-    )
-    changed = with_prev.filter(
-        ibis.or_(
-            with_prev._first & with_prev.value.notnull(),
-            ~with_prev._first
-            & (with_prev.value != with_prev.old_value).fill_null(
-                with_prev.value.isnull() != with_prev.old_value.isnull()
-            ),
+def _canonical_field_events(events: pa.Table) -> pa.Table:
+    """A log of single-field changes, values spelled canonically, sorted by time."""
+    parts = []
+    fields = events.column("field").combine_chunks()
+    for field in sorted(set(fields.unique().to_pylist()) & set(TRACKED_FIELDS)):
+        one = events.filter(pc.equal(fields, field))
+        parts.append(
+            pa.table(
+                {
+                    "deal_id": one.column("deal_id").cast(pa.string()),
+                    "at": one.column("at").cast(pa.timestamp("s")),
+                    "field": one.column("field").cast(pa.string()),
+                    "old_value": canonical_text(field, one.column("old_value")),
+                    "new_value": canonical_text(field, one.column("new_value")),
+                }
+            ).sort_by([("deal_id", "ascending"), ("at", "ascending")])
         )
-    )
-    return changed.select("deal_id", "at", "field", "old_value", "_order", new_value=changed.value)
+    return pa.concat_tables(parts) if parts else _EVENT_SCHEMA.empty_table()
 
 
-def _insert_events(store: Store, events: ir.Table, origin: str, import_id: int) -> None:
+def _not_stored(store: Store, events: pa.Table) -> pa.Table:
+    """Drop events the store already holds (same deal, field, time and new value)."""
+    staged = store.stage(events.append_column("_pos", pa.array(np.arange(events.num_rows))))
     existing = store.table("deal_events")
-    fresh = events.anti_join(
+    fresh = staged.anti_join(
         existing,
         [
-            events.deal_id == existing.deal_id,
-            events.field == existing.field,
-            events.at == existing.at,
-            events.new_value.identical_to(existing.new_value),
+            staged.deal_id == existing.deal_id,
+            staged.field == existing.field,
+            staged.at == existing.at,
+            staged.new_value.identical_to(existing.new_value),
         ],
     )
+    positions = store.to_arrow(fresh.select("_pos").order_by("_pos")).column("_pos")
+    return events.take(positions)
+
+
+def _insert_events(store: Store, events: pa.Table, origin: str, import_id: int) -> int:
+    """Append events in their given order; ``seq`` keeps that order for ties in time."""
+    n = events.num_rows
+    if n == 0:
+        return 0
     base = store.next_value("deal_events", "seq")
-    if "_order" not in fresh.columns:
-        fresh = fresh.mutate(_order=ibis.literal(0, "int64"))
-    window = ibis.window(order_by=["deal_id", "at", "_order", "field"])
-    fresh = fresh.mutate(
-        origin=ibis.literal(origin),
-        seq=(ibis.row_number().over(window) + base + 1).cast("int64"),
-        import_id=ibis.literal(import_id, "int64"),
-    )
-    store.insert("deal_events", fresh)
+    table = events.select(list(_EVENT_SCHEMA.names)).cast(_EVENT_SCHEMA)
+    table = table.append_column("origin", pa.array(np.full(n, origin, dtype=object), pa.string()))
+    table = table.append_column("seq", pa.array(np.arange(base + 1, base + n + 1, dtype=np.int64)))
+    table = table.append_column("import_id", pa.array(np.full(n, import_id, dtype=np.int64)))
+    store.insert("deal_events", table)
+    return n
 
 
-def _add_history(store: Store, history: pa.Table, import_id: int) -> None:
-    fields = [f for f in TRACKED_FIELDS if f in history.column_names]
-    staged = store.stage(history)
-    _insert_events(store, _changes(_long(staged, fields)), "history", import_id)
-
-
-def _add_field_events(store: Store, events: pa.Table, import_id: int) -> None:
-    staged = store.stage(_clean(events))
-    parts = []
-    for field in staged.field.distinct().to_pyarrow().column(0).to_pylist():
-        one = staged.filter(staged.field == field)
-        parts.append(
-            one.select(
-                "deal_id",
-                "at",
-                "field",
-                old_value=canonical_text(field, one.old_value),
-                new_value=canonical_text(field, one.new_value),
-            )
-        )
-    _insert_events(store, ibis.union(*parts), "history", import_id)
-
-
-def _latest(store: Store, at: datetime | None = None) -> ir.Table:
-    """The last value of every (deal, field) at ``at`` (or ever)."""
+def _latest_stored(store: Store) -> pa.Table:
+    """The last value of every (deal, field) the store holds."""
     events = store.table("deal_events")
-    if at is not None:
-        events = events.filter(events.at <= ibis.literal(at, "timestamp"))
     window = ibis.window(
         group_by=["deal_id", "field"], order_by=[ibis.desc("at"), ibis.desc("seq")]
     )
     ranked = events.mutate(_rank=ibis.row_number().over(window))
-    return ranked.filter(ranked._rank == 0).select("deal_id", "field", "at", "new_value")
+    latest = ranked.filter(ranked._rank == 0).select("deal_id", "field", "at", "new_value")
+    return store.to_arrow(latest)
 
 
-def _add_snapshot(
-    store: Store, deals: pa.Table, import_id: int, as_of: datetime, history_fields: set[str]
-) -> None:
-    """Record as events every tracked value that differs from what the store knows."""
+def _snapshot_changes(
+    store: Store, deals: pa.Table, as_of: datetime, history_fields: set[str], stored: bool
+) -> pa.Table:
+    """Events for every tracked value of ``deals`` that differs from what the store knows.
+
+    A value is stamped with the snapshot's time. A field the CRM's log does not cover (the
+    owner, in a Salesforce export) is stamped with the deal's creation time when the deal is
+    new and the batch has a log: the log shows the deal's whole life, so a field without
+    logged changes has held its value since creation.
+    """
     fields = [f for f in TRACKED_FIELDS if f in deals.column_names]
     if not fields:
-        return
-    columns = ["deal_id", *fields, *(["created_at"] if "created_at" in deals.column_names else [])]
-    staged = store.stage(_clean(deals).select(columns))
-    snap_at = ibis.literal(as_of, "timestamp")
-    created = staged.created_at if "created_at" in staged.columns else snap_at
+        return _EVENT_SCHEMA.empty_table()
+    n = deals.num_rows
+    snap_at = pa.scalar(as_of, pa.timestamp("s"))
+    created = (
+        deals.column("created_at").combine_chunks().cast(pa.timestamp("s"))
+        if "created_at" in deals.column_names
+        else pa.nulls(n, pa.timestamp("s"))
+    )
     parts = []
     for field in fields:
-        # A field the CRM's log never changed has held its value since the deal was created;
-        # without a log, a value is only known from the moment of the snapshot.
-        at = (
-            ibis.least(created, snap_at)
-            if history_fields and field not in history_fields
-            else snap_at
-        )
+        if history_fields and field not in history_fields:
+            at = pc.min_element_wise(pc.fill_null(created, snap_at), snap_at)
+        else:
+            at = pa.array(np.full(n, np.datetime64(as_of, "s")), pa.timestamp("s"))
         parts.append(
-            staged.select(
-                "deal_id",
-                at=at,
-                field=ibis.literal(field),
-                value=canonical_text(field, staged[field]),
+            pa.table(
+                {
+                    "deal_id": deals.column("deal_id").combine_chunks(),
+                    "field": pa.array(np.full(n, field, dtype=object), pa.string()),
+                    "at": at,
+                    "new_value": canonical_text(field, deals.column(field)),
+                }
             )
         )
-    snap = ibis.union(*parts)
-    last = _latest(store)
-    joined = snap.left_join(last, [snap.deal_id == last.deal_id, snap.field == last.field])
-    joined = joined.select(
-        snap.deal_id,
-        snap.field,
-        snap.value,
-        snap_at=snap.at,
-        last_at=last.at,
-        last_value=last.new_value,
-        known=last.deal_id.notnull(),
-    )
-    differs = ibis.or_(
-        ~joined.known & joined.value.notnull(),
-        joined.known
-        & (joined.value != joined.last_value).fill_null(
-            joined.value.isnull() != joined.last_value.isnull()
-        ),
-    )
-    events = joined.filter(differs).select(
-        "deal_id",
-        at=ibis.greatest(joined.snap_at, joined.last_at.fill_null(joined.snap_at)),
-        field=joined.field,
-        old_value=joined.last_value,
-        new_value=joined.value,
-    )
-    _insert_events(store, events, "snapshot", import_id)
+    snap = pa.concat_tables(parts)
+    if not stored:
+        snap = snap.filter(pc.is_valid(snap.column("new_value")))
+        return snap.append_column("old_value", pa.nulls(snap.num_rows, pa.string())).select(
+            list(_EVENT_SCHEMA.names)
+        )
+    latest = _latest_stored(store).rename_columns(["deal_id", "field", "last_at", "last_value"])
+    latest = latest.append_column("_known", pa.array(np.ones(latest.num_rows, dtype=bool)))
+    joined = snap.join(latest, ["deal_id", "field"], join_type="left outer")
+    known = pc.fill_null(joined.column("_known"), False)
+    value, last = joined.column("new_value"), joined.column("last_value")
+    differs = pc.fill_null(pc.not_equal(value, last), True)
+    both_null = pc.and_(pc.is_null(value), pc.is_null(last))
+    new_known = pc.and_(pc.invert(known), pc.is_valid(value))
+    changed = pc.or_(new_known, pc.and_(known, pc.and_(differs, pc.invert(both_null))))
+    joined = joined.filter(changed)
+    last_at = joined.column("last_at")
+    at = pc.max_element_wise(joined.column("at"), pc.coalesce(last_at, joined.column("at")))
+    return pa.table(
+        {
+            "deal_id": joined.column("deal_id"),
+            "at": at,
+            "field": joined.column("field"),
+            "old_value": joined.column("last_value"),
+            "new_value": joined.column("new_value"),
+        }
+    ).sort_by([("deal_id", "ascending"), ("field", "ascending")])
 
 
 # -- as of ----------------------------------------------------------------------------------
@@ -285,9 +334,16 @@ def deals_as_of(store: Store, at: datetime) -> ir.Table:
     ``is_closed`` and ``is_won`` follow from the stage as of ``at`` (via ``stages``); deals
     with no event at or before ``at`` are not included.
     """
-    last = _latest(store, at)
-    aggregates = {f: last.new_value.max(where=last.field == f) for f in TRACKED_FIELDS}
-    wide = last.group_by("deal_id").aggregate(**aggregates)
+    events = store.table("deal_events")
+    events = events.filter(events.at <= ibis.literal(at, "timestamp"))
+    window = ibis.window(
+        group_by=["deal_id", "field"], order_by=[ibis.desc("at"), ibis.desc("seq")]
+    )
+    ranked = events.mutate(_rank=ibis.row_number().over(window))
+    last = ranked.filter(ranked._rank == 0)
+    wide = last.group_by("deal_id").aggregate(
+        **{f: last.new_value.max(where=last.field == f) for f in TRACKED_FIELDS}
+    )
     wide = wide.mutate(**{f: typed_value(f, wide[f]) for f in TRACKED_FIELDS if f != "stage"})
     deals = store.table("deals").select("deal_id", "pipeline", "account_id", "motion", "created_at")
     stages = store.table("stages").select("pipeline", "stage", "is_closed", "is_won")

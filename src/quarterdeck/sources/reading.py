@@ -14,6 +14,7 @@ import codecs
 import csv
 import hashlib
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,16 @@ MAX_FIELD = 1_000_000
 
 _SAMPLE = 1 << 16
 _DELIMITERS = ",;\t|"
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"\x1f\x8b", "a gzip file (unpack it first)"),
+    (b"SQLite format 3", "an SQLite database"),
+)
+# Multi-byte UTF-8 sequences that a cp1252 file practically never holds: U+0080 to U+00FF
+# (accented letters, no-break space, degree...) and the general punctuation and euro sign.
+_UTF8_MARKS = re.compile(rb"[\xc2\xc3][\x80-\xbf]|\xe2[\x80-\x82][\x80-\xbf]")
 
 
 @dataclass(frozen=True)
@@ -101,7 +112,7 @@ def read_csv(path: Path, *, delimiter: str | None = None, encoding: str | None =
     if not data.strip():
         raise InputError(f"{path.name}: the file is empty; expected a CSV export with a header row")
     _refuse_non_csv(path, data)
-    encoding = encoding or _detect_encoding(data)
+    encoding = encoding or _detect_encoding(path, data)
     sample = _decode_sample(data, encoding)
     header_line = sample.lstrip("\ufeff").splitlines()[0] if sample.strip() else ""
     delimiter = delimiter or _detect_delimiter(sample)
@@ -148,6 +159,9 @@ def _refuse_non_csv(path: Path, data: bytes) -> None:
         raise InputError(f"{path.name}: is an old Excel workbook (.xls); save it as CSV UTF-8")
     if head.startswith(b"%PDF"):
         raise InputError(f"{path.name}: is a PDF, not a CSV export")
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            raise InputError(f"{path.name}: is {what}, not a CSV export")
     if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
         return
     if b"\x00" in data[:_SAMPLE]:
@@ -156,14 +170,25 @@ def _refuse_non_csv(path: Path, data: bytes) -> None:
         )
 
 
-def _detect_encoding(data: bytes) -> str:
-    if data.startswith(codecs.BOM_UTF8):
-        return "utf-8"
+def _detect_encoding(path: Path, data: bytes) -> str:
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         return "utf-16"
     try:
         data.decode("utf-8")
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        if exc.end == len(data) and exc.reason == "unexpected end of data":
+            raise InputError(
+                f"{path.name}: line {line}: the file ends in the middle of a character; "
+                "it looks cut off: export it again"
+            ) from None
+        if data.startswith(codecs.BOM_UTF8) or _UTF8_MARKS.search(data):
+            # Reading it all as cp1252 would garble every UTF-8 character: refuse instead.
+            raise InputError(
+                f"{path.name}: line {line}: byte 0x{data[exc.start]:02x} is not UTF-8, but the "
+                "rest of the file is (were rows pasted in from another file?); save the file "
+                "as CSV UTF-8 and import it again"
+            ) from None
         # Windows Excel saves "CSV" as cp1252; five bytes are unassigned there.
         try:
             data.decode("cp1252")
