@@ -12,6 +12,7 @@ import sys
 import time
 from contextlib import contextmanager
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -233,13 +234,171 @@ def demo(
             f"Imported {result.rows_accepted:,} rows into {db} "
             f"({result.counts.get('deal_events', 0):,} history events)."
         )
-        from quarterdeck.summary import summarise
-
-        for line in summarise(ws):
-            out.print(line)
+        _print_overview(ws)
     out.print(
         f"Done in {time.perf_counter() - started:.0f}s. Explore it: quarterdeck --db {db} status"
     )
+
+
+PeriodOption = Annotated[
+    str | None,
+    typer.Option(help="Period: 2024-Q3, 2024-07, 2024, FY2025-Q1 (default: the current quarter)."),
+]
+ByOption = Annotated[
+    str | None, typer.Option(help="Break down by owner, team, segment, motion or account.")
+]
+ExplainOption = Annotated[bool, typer.Option(help="Print the SQL behind the numbers.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print as JSON for scripts.")]
+
+
+def _money(value: Decimal | None) -> str:
+    return "-" if value is None else f"{value:,.2f}"
+
+
+def _percent(value: Decimal | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def _explain(ws: Workspace, expressions: dict[str, Any]) -> None:
+    for name, expr in expressions.items():
+        out.print(f"-- {name}")
+        out.print(ws.store.sql(expr), highlight=False, soft_wrap=True)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return value
+
+
+@app.command("bookings")
+def bookings_(
+    period: PeriodOption = None,
+    by: ByOption = None,
+    explain: ExplainOption = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Closed-won value in a period against the target (closed numbers, not projections)."""
+    with Workspace(state.db, read_only=True) as ws:
+        result = ws.bookings(period, by)
+        if explain:
+            _explain(ws, result.expressions())
+            return
+    lines = [result.total, *result.rows]
+    if json_out:
+        fields = ("key", "bookings", "won_count", "target", "attainment", "gap")
+        rows = [{f: _plain(getattr(line, f)) for f in fields} for line in lines]
+        out.print_json(json.dumps({"period": result.period.label, "by": by, "lines": rows}))
+        return
+    table = Table(title=f"Bookings {result.period.label}")
+    for column in (by or "scope", "bookings", "won", "target", "attainment", "gap"):
+        table.add_column(column, justify="left" if column in (by, "scope") else "right")
+    for line in lines:
+        name = "company" if line is result.total else (line.key or "(unknown)")
+        table.add_row(
+            name,
+            _money(line.bookings),
+            f"{line.won_count:,}",
+            _money(line.target),
+            _percent(line.attainment),
+            _money(line.gap),
+        )
+    out.print(table)
+
+
+@app.command("win-rate")
+def win_rate_(
+    period: PeriodOption = None,
+    by: ByOption = None,
+    explain: ExplainOption = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Won / (won + lost) among deals closed in a period, by count and by value."""
+    with Workspace(state.db, read_only=True) as ws:
+        result = ws.win_rate(period, by)
+        if explain:
+            _explain(ws, result.expressions())
+            return
+    lines = [result.total, *result.rows]
+    if json_out:
+        fields = ("key", "won", "lost", "won_amount", "lost_amount", "by_count", "by_value")
+        rows = [{f: _plain(getattr(line, f)) for f in fields} for line in lines]
+        out.print_json(json.dumps({"period": result.period.label, "by": by, "lines": rows}))
+        return
+    table = Table(title=f"Win rate {result.period.label}")
+    for column in (by or "scope", "won", "lost", "by count", "by value"):
+        table.add_column(column, justify="left" if column in (by, "scope") else "right")
+    for line in lines:
+        name = "company" if line is result.total else (line.key or "(unknown)")
+        table.add_row(
+            name,
+            f"{line.won:,}",
+            f"{line.lost:,}",
+            _percent(line.by_count),
+            _percent(line.by_value),
+        )
+    out.print(table)
+
+
+@app.command("pipeline")
+def pipeline_(
+    as_of: Annotated[
+        str | None, typer.Option(help="Rebuild the pipeline as it stood then (YYYY-MM-DD[THH:MM]).")
+    ] = None,
+    period: Annotated[
+        str | None, typer.Option(help="Only deals whose close date falls in this period.")
+    ] = None,
+    explain: ExplainOption = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Open pipeline by stage, in the official stage order."""
+    with Workspace(state.db, read_only=True) as ws:
+        result = ws.pipeline(_datetime(as_of, "--as-of"), period)
+        if explain:
+            _explain(ws, result.expressions())
+            return
+    if json_out:
+        stages = [
+            {"stage": s.stage, "count": s.count, "amount": str(s.amount)} for s in result.stages
+        ]
+        payload = {
+            "as_of": _plain(result.as_of),
+            "period": result.period.label if result.period else None,
+            "stages": stages,
+            "count": result.count,
+            "amount": str(result.amount),
+        }
+        out.print_json(json.dumps(payload))
+        return
+    title = "Open pipeline" + (f" as of {result.as_of:%Y-%m-%d %H:%M}" if result.as_of else "")
+    table = Table(title=title)
+    for column in ("stage", "deals", "amount"):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    for line in result.stages:
+        table.add_row(line.stage or "(none)", f"{line.count:,}", _money(line.amount))
+    table.add_row("total", f"{result.count:,}", _money(result.amount), style="bold")
+    out.print(table)
+
+
+def _print_overview(ws: Workspace) -> None:
+    """The demo's closing summary: this quarter against target, last quarter's win rate,
+    and the open pipeline."""
+    current = ws.bookings()
+    previous = ws.win_rate(current.period.previous())
+    pipeline = ws.pipeline()
+    target = current.target
+    out.print(
+        f"{current.period.label} so far: {_money(current.bookings)} won"
+        + (f" of a {_money(target)} target ({_percent(current.attainment)})" if target else "")
+        + f" from {current.won_count:,} deals."
+    )
+    out.print(
+        f"{previous.period.label} win rate: {_percent(previous.by_count)} by count, "
+        f"{_percent(previous.by_value)} by value ({previous.total.closed:,} deals closed)."
+    )
+    out.print(f"Open pipeline: {pipeline.count:,} deals worth {_money(pipeline.amount)}.")
 
 
 def main() -> None:

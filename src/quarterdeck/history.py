@@ -101,14 +101,20 @@ def apply_batch(
         history_fields |= set(batch.field_events.column("field").unique().to_pylist())
         logged.append(_canonical_field_events(batch.field_events))
     added = 0
+    logged_events = None
     if logged:
-        events = pa.concat_tables(logged)
+        events = logged_events = pa.concat_tables(logged)
         if had_events:
             events = _not_stored(store, events)
         added += _insert_events(store, events, "history", import_id)
     if batch.deals is not None and batch.deals.num_rows:
+        # On a first import the latest value of each field is the last one just logged;
+        # asking the store for it would scan every event again.
+        logged_latest = (
+            _last_values(logged_events) if not had_events and logged_events is not None else None
+        )
         snapshot = _snapshot_changes(
-            store, batch.deals, as_of, history_fields, had_events or added > 0
+            store, batch.deals, as_of, history_fields, had_events or added > 0, logged_latest
         )
         added += _insert_events(store, snapshot, "snapshot", import_id)
         counts["deals"] = _upsert(store, "deals", batch.deals, import_id)
@@ -189,7 +195,7 @@ def _history_changes(history: pa.Table) -> pa.Table:
                 {
                     "deal_id": deal,
                     "at": history.column("at").combine_chunks().cast(pa.timestamp("s")),
-                    "field": pa.array(np.full(n, field, dtype=object), pa.string()),
+                    "field": pa.repeat(pa.scalar(field, pa.string()), n),
                     "old_value": previous,
                     "new_value": text,
                 }
@@ -242,11 +248,22 @@ def _insert_events(store: Store, events: pa.Table, origin: str, import_id: int) 
         return 0
     base = store.next_value("deal_events", "seq")
     table = events.select(list(_EVENT_SCHEMA.names)).cast(_EVENT_SCHEMA)
-    table = table.append_column("origin", pa.array(np.full(n, origin, dtype=object), pa.string()))
+    table = table.append_column("origin", pa.repeat(pa.scalar(origin, pa.string()), n))
     table = table.append_column("seq", pa.array(np.arange(base + 1, base + n + 1, dtype=np.int64)))
     table = table.append_column("import_id", pa.array(np.full(n, import_id, dtype=np.int64)))
     store.insert("deal_events", table)
     return n
+
+
+def _last_values(events: pa.Table) -> pa.Table:
+    """The last (deal, field, at, value) of a log that is in time order within each deal and field."""
+    last = events.group_by(["deal_id", "field"], use_threads=False).aggregate(
+        [
+            ("at", "last", pc.ScalarAggregateOptions(skip_nulls=False)),
+            ("new_value", "last", pc.ScalarAggregateOptions(skip_nulls=False)),
+        ]
+    )
+    return last.select(["deal_id", "field", "at_last", "new_value_last"])
 
 
 def _latest_stored(store: Store) -> pa.Table:
@@ -261,7 +278,12 @@ def _latest_stored(store: Store) -> pa.Table:
 
 
 def _snapshot_changes(
-    store: Store, deals: pa.Table, as_of: datetime, history_fields: set[str], stored: bool
+    store: Store,
+    deals: pa.Table,
+    as_of: datetime,
+    history_fields: set[str],
+    stored: bool,
+    logged_latest: pa.Table | None = None,
 ) -> pa.Table:
     """Events for every tracked value of ``deals`` that differs from what the store knows.
 
@@ -290,7 +312,7 @@ def _snapshot_changes(
             pa.table(
                 {
                     "deal_id": deals.column("deal_id").combine_chunks(),
-                    "field": pa.array(np.full(n, field, dtype=object), pa.string()),
+                    "field": pa.repeat(pa.scalar(field, pa.string()), n),
                     "at": at,
                     "new_value": canonical_text(field, deals.column(field)),
                 }
@@ -302,7 +324,9 @@ def _snapshot_changes(
         return snap.append_column("old_value", pa.nulls(snap.num_rows, pa.string())).select(
             list(_EVENT_SCHEMA.names)
         )
-    latest = _latest_stored(store).rename_columns(["deal_id", "field", "last_at", "last_value"])
+    latest = (logged_latest if logged_latest is not None else _latest_stored(store)).rename_columns(
+        ["deal_id", "field", "last_at", "last_value"]
+    )
     latest = latest.append_column("_known", pa.array(np.ones(latest.num_rows, dtype=bool)))
     joined = snap.join(latest, ["deal_id", "field"], join_type="left outer")
     known = pc.fill_null(joined.column("_known"), False)

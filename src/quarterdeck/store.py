@@ -21,6 +21,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+from ibis.backends.sql.datatypes import DuckDBType
 
 from quarterdeck.errors import ConfigError, DataError, MissingExtra
 from quarterdeck.model import SCHEMA_VERSION, TABLES
@@ -84,9 +85,13 @@ class Store:
             if target.is_file:
                 path = Path(target.location)
                 if not path.parent.exists():
-                    raise ConfigError(f"cannot create database {path}: folder {path.parent} does not exist")
+                    raise ConfigError(
+                        f"cannot create database {path}: folder {path.parent} does not exist"
+                    )
             try:
-                return ibis.duckdb.connect(target.location, read_only=self.read_only)
+                backend = ibis.duckdb.connect(target.location, read_only=self.read_only)
+                backend.raw_sql("SET enable_progress_bar = false")
+                return backend
             except Exception as exc:  # duckdb raises its own IOException types
                 message = str(exc)
                 if "lock" in message.lower():
@@ -151,7 +156,9 @@ class Store:
         if current == SCHEMA_VERSION:
             return
         if self.read_only:
-            raise ConfigError(f"database {self.location} needs an upgrade; open it for writing once")
+            raise ConfigError(
+                f"database {self.location} needs an upgrade; open it for writing once"
+            )
         with self.transaction():
             if current == 0:
                 self.backend.create_table(
@@ -212,6 +219,9 @@ class Store:
     def insert(self, table: str, rows: ir.Table | pa.Table) -> None:
         """Append rows (an expression over this store, or Arrow data) to a canonical table."""
         columns = TABLES[table].column_names
+        if isinstance(rows, pa.Table) and self.target.engine == "duckdb":
+            self._insert_arrow(table, rows)
+            return
         if isinstance(rows, pa.Table):
             target = TABLES[table].schema.to_pyarrow()
             rows = self.stage(
@@ -226,10 +236,28 @@ class Store:
             )
         missing = [c for c in columns if c not in rows.columns]
         schema = TABLES[table].schema
-        rows = rows.mutate(
-            **{c: ibis.null().cast(schema[c]) for c in missing}
-        ).select(*[rows_col(rows, c, schema) if c not in missing else c for c in columns])
+        rows = rows.mutate(**{c: ibis.null().cast(schema[c]) for c in missing}).select(
+            *[rows_col(rows, c, schema) if c not in missing else c for c in columns]
+        )
         self.backend.insert(table, rows)
+
+    def _insert_arrow(self, table: str, rows: pa.Table) -> None:
+        """DuckDB reads Arrow in place: one copy instead of a staging table and a second copy."""
+        schema = TABLES[table].schema
+        view = f"_qd_arrow_{os.getpid()}_{next(self._temp_names)}"
+        names = [c for c in schema.names if c in rows.column_names]
+        select = ", ".join(
+            f'CAST("{c}" AS {DuckDBType.to_string(schema[c])})'
+            if c in rows.column_names
+            else "NULL"
+            for c in schema.names
+        )
+        connection = self.backend.con
+        connection.register(view, rows.select(names))
+        try:
+            connection.execute(f'INSERT INTO "{table}" SELECT {select} FROM "{view}"')
+        finally:
+            connection.unregister(view)
 
     def delete_matching(self, table: str, keys: ir.Table) -> None:
         """Delete rows of ``table`` whose key appears in ``keys`` (used to replace rows)."""

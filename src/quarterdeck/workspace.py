@@ -5,12 +5,22 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from quarterdeck.errors import InputError
 from quarterdeck.importer import ImportRequest, ImportResult, run_import
+from quarterdeck.metrics import (
+    Bookings,
+    PipelineByStage,
+    WinRate,
+    bookings,
+    pipeline_by_stage,
+    win_rate,
+)
+from quarterdeck.periods import Period
 from quarterdeck.store import Store
 
 __all__ = ["Status", "Workspace"]
@@ -88,6 +98,44 @@ class Workspace:
             date_order=date_order,
         )
         return run_import(self.store, request, progress)
+
+    # -- metrics ------------------------------------------------------------------------
+
+    def today(self) -> date:
+        """The day the data describes: the as-of date of the latest import, else today.
+
+        Periods default to the one holding this day, so an old export (such as a data set
+        from 2017) is read as of its own time, not as of the calendar.
+        """
+        imports = self.store.table("imports")
+        latest = _datetime(self.store.scalar(imports.as_of.max()))
+        return latest.date() if latest else date.today()
+
+    def period(self, text: str | Period | None = None, kind: str = "quarter") -> Period:
+        """``text`` parsed as a period (2024-Q3, 2024-07, FY2025-Q1...), or the current one."""
+        if isinstance(text, Period):
+            return text
+        if text is None:
+            return Period.containing(self.today(), kind)  # type: ignore[arg-type]
+        return Period.parse(text)
+
+    def bookings(self, period: str | Period | None = None, by: str | None = None) -> Bookings:
+        """Closed-won value against target in a period (see GLOSSARY: Bookings)."""
+        return bookings(self.store, self.period(period), by)
+
+    def win_rate(self, period: str | Period | None = None, by: str | None = None) -> WinRate:
+        """Won / (won + lost) by count and by value for deals closed in a period."""
+        return win_rate(self.store, self.period(period), by)
+
+    def pipeline(
+        self, as_of: datetime | None = None, period: str | Period | None = None
+    ) -> PipelineByStage:
+        """Open deals by stage, now or as of a past moment, optionally due in a period."""
+        if as_of is not None and not isinstance(as_of, datetime):
+            raise InputError(f"as_of must be a date and time, not {as_of!r}")
+        return pipeline_by_stage(
+            self.store, as_of=as_of, period=None if period is None else self.period(period)
+        )
 
     def status(self) -> Status:
         store = self.store
