@@ -377,16 +377,12 @@ CASES: list[Case] = [
         "missing StageName column in a folder",
         sample(opp=_without_column("StageName")),
         (OPP, "StageName"),
-        known_bug="importer._detect skips a folder's Opportunity file that lacks a column, "
-        "with only a notice, and imports the rest",
     ),
     Case(
         "header only",
         {OPP: BASE[OPP].split(b"\n")[0] + b"\n"},
         (OPP, "no rows"),
         paths=(OPP,),
-        known_bug="importer.run_import writes an empty import as of now, which then refuses "
-        "every real export as 'older than data already imported'",
     ),
     Case(
         "duplicate header name",
@@ -414,8 +410,6 @@ CASES: list[Case] = [
         (OPP, "line 5", HIST),
         error="RejectsExceeded",
         absent=("not in the Opportunity file",),
-        known_bug="salesforce._history blames the history rows of a rejected opportunity on an "
-        "opportunity 'not in the Opportunity file'",
     ),
     Case(
         "huge field",
@@ -441,12 +435,11 @@ CASES: list[Case] = [
         error="RejectsExceeded",
         rejects=((OPP, 2, "Id"), (OPP, _LAST + 2, "Id")),
         paths=(OPP, ACC),
-        known_bug="batch.drop_duplicates names the canonical key (deal_id), not the file's column",
     ),
     Case(
         "exact duplicate row",
         sample(opp=_exact_duplicate()),
-        (OPP, "1 row repeat an earlier opportunity Id exactly and were read once"),
+        (OPP, "1 row repeats an earlier opportunity Id exactly; read once"),
         outcome="ok",
     ),
     # -- amounts and numbers ----------------------------------------------------------------

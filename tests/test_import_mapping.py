@@ -59,7 +59,7 @@ def test_small_mapping(store: Store, mapping: str) -> None:
         "shop-deals.csv, column Item: 2 rows had 'Widgit', corrected to 'Widget' "
         "(a fix declared in the mapping) (lines 3, 4)"
     ) in result.notices
-    assert any("column Value: 1 row have no amount (1 open, 0 closed)" in n for n in result.notices)
+    assert any("column Value: 1 row has no amount (1 open, 0 closed)" in n for n in result.notices)
     # Latest of close and open dates: S3 and S4 close 30/04/2024, but S4 is rejected.
     assert result.as_of == datetime(2024, 4, 30)
     users = {r["user_id"]: r for r in store.to_arrow(store.table("users")).to_pylist()}

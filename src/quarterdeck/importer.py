@@ -78,6 +78,9 @@ def run_import(
     fmt, by_role, skipped_files = _detect(files, request)
     say("checking", 0.3)
     batch = fmt.read(by_role, ReadOptions(request.as_of, request.mapping, request.date_order))
+    if batch.rows_read == 0:
+        names = ", ".join(f.name for f in batch.files)
+        raise InputError(f"{names}: a header but no rows; nothing to import")
     for name in skipped_files:
         batch.notices.append(_skipped_notice(name, fmt))
     rejects_path = None
@@ -190,11 +193,21 @@ def _detect(
                 by_role.setdefault(role, []).append(file)
         if not by_role or any(named for _, named in unclaimed):
             continue
+        for file, _ in unclaimed:
+            expected = fmt.files.get(file.path.stem.lower())
+            if expected:
+                missing = [c for c in expected if c not in file.header]
+                raise InputError(
+                    f"{file.name}: looks like the {file.path.stem} file of a {fmt.description}, "
+                    f"but lacks the column{'s' if len(missing) != 1 else ''} "
+                    f"{', '.join(missing) or ', '.join(expected)}"
+                )
         if fmt.main_roles and not any(r in by_role for r in fmt.main_roles):
             continue
         return fmt, by_role, [f.name for f, _ in unclaimed]
     first, _ = next(((f, n) for f, n in read if n), read[0])
-    shown = ", ".join(first.header[:8]) + (", ..." if len(first.header) > 8 else "")
+    names = [h if len(h) <= 40 else h[:37] + "..." for h in first.header[:8]]
+    shown = ", ".join(names) + (", ..." if len(first.header) > 8 else "")
     expected = "; ".join(f"{f.description}: {f.expects}" for f in candidates)
     hint = ""
     if len(first.header) == 1 and any(d in first.header[0] for d in ";\t|,"):

@@ -72,7 +72,9 @@ def _c(name: str, type_: str | dt.DataType, help_: str, nullable: bool = True) -
 
 
 _IMPORT_ID = _c("import_id", "int64", "The import that last wrote this row.")
-_CUSTOM = _c("custom", "string", "CRM fields with no canonical place (such as Salesforce __c), as JSON.")
+_CUSTOM = _c(
+    "custom", "string", "CRM fields with no canonical place (such as Salesforce __c), as JSON."
+)
 
 TABLES: dict[str, Table] = {
     t.name: t
@@ -123,7 +125,9 @@ TABLES: dict[str, Table] = {
                 _c("amount", MONEY, "Deal value in its currency."),
                 _c("currency", "string", "ISO currency code of the amount."),
                 _c("stage", "string", "Sales stage name as the CRM spells it."),
-                _c("forecast_category", "string", "pipeline, best_case, commit, omitted or closed."),
+                _c(
+                    "forecast_category", "string", "pipeline, best_case, commit, omitted or closed."
+                ),
                 _c("probability", "float64", "The CRM's win probability, 0 to 1."),
                 _c("created_at", "timestamp", "When the deal was created in the CRM."),
                 _c("close_date", "date", "Expected close date if open, actual if closed."),
@@ -159,11 +163,29 @@ TABLES: dict[str, Table] = {
             (
                 _c("deal_id", "string", "The deal that changed.", False),
                 _c("at", "timestamp", "When the change happened (or was first seen).", False),
-                _c("field", "string", "stage, amount, close_date, forecast_category, probability or owner_id.", False),
-                _c("old_value", "string", "Value before the change; empty for a deal's first value."),
+                _c(
+                    "field",
+                    "string",
+                    "stage, amount, close_date, forecast_category, probability or owner_id.",
+                    False,
+                ),
+                _c(
+                    "old_value",
+                    "string",
+                    "Value before the change; empty for a deal's first value.",
+                ),
                 _c("new_value", "string", "Value after the change."),
-                _c("origin", "string", "history (the CRM's own log) or snapshot (diff of two imports)."),
-                _c("seq", "int64", "Order of writing, to break ties between changes at the same time.", False),
+                _c(
+                    "origin",
+                    "string",
+                    "history (the CRM's own log) or snapshot (diff of two imports).",
+                ),
+                _c(
+                    "seq",
+                    "int64",
+                    "Order of writing, to break ties between changes at the same time.",
+                    False,
+                ),
                 _IMPORT_ID,
             ),
         ),
@@ -175,7 +197,11 @@ TABLES: dict[str, Table] = {
                 _c("deal_id", "string", "The deal it belongs to, if any."),
                 _c("account_id", "string", "The account it belongs to, if any."),
                 _c("at", "timestamp", "When it happened."),
-                _c("kind", "string", "call, email, meeting, demo, content_view, reply, contact_role..."),
+                _c(
+                    "kind",
+                    "string",
+                    "call, email, meeting, demo, content_view, reply, contact_role...",
+                ),
                 _c("direction", "string", "outbound (seller acts) or inbound (buyer acts)."),
                 _c("who", "string", "The user or contact who acted."),
                 _IMPORT_ID,
@@ -189,7 +215,12 @@ TABLES: dict[str, Table] = {
                 _c("period_start", "date", "First day of the period.", False),
                 _c("period_end", "date", "Last day of the period.", False),
                 _c("scope", "string", "company, team, rep, segment or motion.", False),
-                _c("scope_id", "string", "Which team, rep, segment or motion; empty for company.", False),
+                _c(
+                    "scope_id",
+                    "string",
+                    "Which team, rep, segment or motion; empty for company.",
+                    False,
+                ),
                 _c("amount", MONEY, "The goal: closed-won value in the period."),
                 _IMPORT_ID,
             ),

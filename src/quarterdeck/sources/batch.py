@@ -35,7 +35,17 @@ class Notice:
         if self.lines:
             shown = ", ".join(str(n) for n in self.lines[:5])
             sample = f" (lines {shown}{', ...' if self.rows > len(self.lines[:5]) else ''})"
-        return f"{where}: {self.rows:,} row{'s' if self.rows != 1 else ''} {self.message}{sample}"
+        if self.rows == 0:
+            return f"{where}: {self.message}{sample}"
+        message = self.message
+        if self.rows == 1:
+            verb, _, rest = message.partition(" ")
+            message = f"{_SINGULAR.get(verb, verb)} {rest}"
+        return f"{where}: {self.rows:,} row{'s' if self.rows != 1 else ''} {message}{sample}"
+
+
+_SINGULAR = {"are": "is", "have": "has", "name": "names", "repeat": "repeats", "close": "closes"}
+"""Notice messages start with a plural verb ("are deleted records"); one row takes the singular."""
 
 
 @dataclass
@@ -94,7 +104,13 @@ def keep(table: pa.Table, rejected: np.ndarray) -> pa.Table:
 
 
 def drop_duplicates(
-    file: CsvFile, table: pa.Table, key: str, *, what: str, notices: list[Notice]
+    file: CsvFile,
+    table: pa.Table,
+    key: str,
+    *,
+    what: str,
+    notices: list[Notice],
+    column: str | None = None,
 ) -> tuple[pa.Table, list[Reject]]:
     """Keep one row per ``key``: exact repeats are dropped with a notice; rows that share a
     key but differ are all rejected, since nobody can tell which one is right."""
@@ -127,7 +143,7 @@ def drop_duplicates(
                 Reject(
                     file.name,
                     line,
-                    key,
+                    column or key,
                     str(value),
                     f"duplicate {what} with different values (also on line {others})",
                 )
@@ -135,6 +151,8 @@ def drop_duplicates(
             drop[member] = True
     if repeats:
         notices.append(
-            Notice(file.name, key, repeats, f"repeat an earlier {what} exactly and were read once")
+            Notice(
+                file.name, column or key, repeats, f"repeat an earlier {what} exactly; read once"
+            )
         )
     return table.filter(pa.array(~drop)), rejects

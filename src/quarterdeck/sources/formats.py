@@ -38,6 +38,9 @@ class Format:
     read: Callable[[Mapping[str, list[CsvFile]], ReadOptions], ImportBatch]
     expects: str
     main_roles: tuple[str, ...] = field(default=())
+    files: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Usual file names (lower case, no extension) and the columns that identify each, so a
+    known file that fails to match can be named instead of silently skipped."""
 
 
 _FORMATS: dict[str, Format] = {}

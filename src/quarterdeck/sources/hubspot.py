@@ -234,7 +234,7 @@ def _stage_book(files: Mapping[str, list[CsvFile]], batch: ImportBatch) -> _Stag
                         file.name,
                         "_fivetran_deleted",
                         int(deleted.sum()),
-                        "are deleted stages and were skipped",
+                        "are deleted stages; skipped",
                     )
                 )
         rejected = cells.rejected()
@@ -455,7 +455,7 @@ def _deals(
                     file.name,
                     "is_deleted",
                     int(deleted.sum()),
-                    "are deleted deals and were skipped",
+                    "are deleted deals; skipped",
                 )
             )
         rejected = rejected | deleted
@@ -568,7 +568,7 @@ def _stage_history(
                     file.name,
                     "_fivetran_active",
                     int(skip.sum()),
-                    "are superseded versions of a stage entry and were skipped",
+                    "are superseded versions of a stage entry; skipped",
                 )
             )
     table = pa.table({"deal_id": deal_id, "at": at, "stage": stage, "_row": row_index(cells.rows)})

@@ -14,6 +14,7 @@ Three shapes of the same objects are read:
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Mapping
 
@@ -141,7 +142,9 @@ def _read(files: Mapping[str, list[CsvFile]], options: ReadOptions) -> ImportBat
     all_files = [_normalise(f) for group in files.values() for f in group]
     batch = ImportBatch("salesforce", all_files)
     times: list[pa.Array] = []
-    opportunity_ids: set[str] | None = None
+    opportunity_ids: pa.Array | None = None
+    # Opportunities whose row was rejected, and where: their history then says why it fails.
+    rejected_ids: dict[str, str] = {}
     users: pa.Table | None = None
     for file in files.get("user", []):
         users = _concat(users, _users(file, batch))
@@ -149,21 +152,25 @@ def _read(files: Mapping[str, list[CsvFile]], options: ReadOptions) -> ImportBat
     for role in ("opportunity", "report"):
         for file in files.get(role, []):
             deals, stages, stamp = _opportunities(
-                file, batch, report=role == "report", options=options
+                file, batch, report=role == "report", options=options, rejected_ids=rejected_ids
             )
             batch.deals = _concat(batch.deals, deals)
             batch.stages = _concat(batch.stages, stages)
             times.append(stamp)
-    if batch.deals is not None:
-        opportunity_ids = set(batch.deals.column("deal_id").to_pylist())
+    if batch.deals is not None or rejected_ids:
+        opportunity_ids = (
+            batch.deals.column("deal_id").combine_chunks()
+            if batch.deals is not None
+            else pa.array([], pa.string())
+        )
         batch.stages = _dedupe_stages(batch.stages)
     for file in files.get("history", []):
-        history, stamp = _history(file, batch, opportunity_ids)
+        history, stamp = _history(file, batch, opportunity_ids, rejected_ids)
         batch.history = _concat(batch.history, history)
         times.append(stamp)
     for file in files.get("field_history", []):
         batch.field_events = _concat(
-            batch.field_events, _field_history(file, batch, opportunity_ids)
+            batch.field_events, _field_history(file, batch, opportunity_ids, rejected_ids)
         )
     for file in files.get("account", []):
         batch.accounts = _concat(batch.accounts, _accounts(file, batch))
@@ -194,7 +201,12 @@ def _id(cells: Cells, column: str, *, required: bool = False) -> pa.Array:
 
 
 def _finish(
-    cells: Cells, batch: ImportBatch, columns: dict[str, pa.Array], key: str, what: str
+    cells: Cells,
+    batch: ImportBatch,
+    columns: dict[str, pa.Array],
+    key: str,
+    what: str,
+    column: str | None = "Id",
 ) -> pa.Table:
     """Drop deleted and unreadable rows, then duplicates; collect their rejects."""
     table = pa.table({**columns, "_row": row_index(cells.rows)})
@@ -210,14 +222,16 @@ def _finish(
                     cells.file.name,
                     "IsDeleted",
                     int(deleted.sum()),
-                    "are deleted records and were skipped",
+                    "are deleted records; skipped",
                 )
             )
         table = keep(table, rejected | deleted)
     else:
         table = keep(table, rejected)
     batch.rejects.extend(cells.rejects())
-    table, duplicates = drop_duplicates(cells.file, table, key, what=what, notices=batch.notices)
+    table, duplicates = drop_duplicates(
+        cells.file, table, key, what=what, notices=batch.notices, column=column
+    )
     batch.rejects.extend(duplicates)
     return table
 
@@ -236,7 +250,12 @@ def _category(cells: Cells, *columns: str) -> pa.Array:
 
 
 def _opportunities(
-    file: CsvFile, batch: ImportBatch, *, report: bool, options: ReadOptions
+    file: CsvFile,
+    batch: ImportBatch,
+    *,
+    report: bool,
+    options: ReadOptions,
+    rejected_ids: dict[str, str],
 ) -> tuple[pa.Table, pa.Table, pa.Array]:
     cells = Cells(file, date_order=options.date_order or "MDY")
     n = cells.rows
@@ -330,7 +349,21 @@ def _opportunities(
     }
     if not report or cells.has("CreatedDate"):
         close_before_create(cells, close, created, batch.notices, "CloseDate")
-    deals = _finish(cells, batch, columns, "deal_id", "opportunity Id")
+    deals = _finish(
+        cells, batch, columns, "deal_id", "opportunity Id", "Id" if cells.has("Id") else "Name"
+    )
+    lost = pc.invert(pc.is_in(deal_id, value_set=deals.column("deal_id").combine_chunks()))
+    for row in np.flatnonzero(pc.fill_null(lost, False).to_numpy(zero_copy_only=False)):
+        value = deal_id[int(row)].as_py()
+        if value is not None:
+            rejected_ids[value] = f"{file.name} line {file.line_of(int(row))}"
+    if "Id" in file.header:
+        # Records that did not even split into the header's columns still start with an id.
+        position = file.header.index("Id")
+        for bad in file.bad_rows:
+            fields = next(csv.reader([bad.value or ""], delimiter=file.delimiter), [])
+            if len(fields) > position and fields[position]:
+                rejected_ids[fields[position]] = f"{file.name} line {bad.line}"
     if "SortOrder" in file.header or "StageSortOrder" in file.header:
         order_column = "StageSortOrder" if "StageSortOrder" in file.header else "SortOrder"
         order = pc.cast(pc.take(Cells(file).number(order_column), deals.column("_row")), pa.int64())
@@ -415,7 +448,10 @@ def _dedupe_stages(stages: pa.Table | None) -> pa.Table | None:
 
 
 def _history(
-    file: CsvFile, batch: ImportBatch, opportunity_ids: set[str] | None
+    file: CsvFile,
+    batch: ImportBatch,
+    opportunity_ids: pa.Array | None,
+    rejected_ids: dict[str, str],
 ) -> tuple[pa.Table, pa.Array]:
     cells = Cells(file)
     warehouse = "_fivetran_start" in file.header
@@ -437,7 +473,7 @@ def _history(
         else pa.nulls(cells.rows, pa.string()),
     }
     columns = {k: v for k, v in columns.items() if v is not None}
-    _unknown_deals(cells, deal_id, opportunity_ids, "OpportunityId")
+    _unknown_deals(cells, deal_id, opportunity_ids, "OpportunityId", rejected_ids)
     table = pa.table({**columns, "_row": row_index(cells.rows)})
     rejected = cells.rejected()
     if cells.has("IsDeleted"):
@@ -459,15 +495,23 @@ def _history(
     return table, at
 
 
-def _unknown_deals(cells: Cells, deal_id: pa.Array, known: set[str] | None, column: str) -> None:
+def _unknown_deals(
+    cells: Cells, deal_id: pa.Array, known: pa.Array | None, column: str, rejected: dict[str, str]
+) -> None:
+    """Flag rows of opportunities the Opportunity file does not hold, or whose row in it was
+    rejected (then the reason points at that row, the cause)."""
     if known is None:
         return
-    missing = pc.invert(pc.is_in(deal_id, value_set=pa.array(sorted(known), pa.string())))
-    cells.flag(
-        pc.and_(missing, pc.is_valid(deal_id)),
-        column,
-        "names an opportunity that is not in the Opportunity file",
-    )
+    missing = pc.and_(pc.invert(pc.is_in(deal_id, value_set=known)), pc.is_valid(deal_id))
+    if rejected:
+        of_rejected = pc.is_in(deal_id, value_set=pa.array(list(rejected), pa.string()))
+        for row in np.flatnonzero(pc.and_(missing, of_rejected).to_numpy(zero_copy_only=False)):
+            where = rejected[deal_id[int(row)].as_py()]
+            mask = np.zeros(cells.rows, dtype=bool)
+            mask[row] = True
+            cells.flag(mask, column, f"belongs to an opportunity that was rejected ({where})")
+        missing = pc.and_(missing, pc.invert(of_rejected))
+    cells.flag(missing, column, "names an opportunity that is not in the Opportunity file")
 
 
 _FIELD_NAMES = {
@@ -480,7 +524,12 @@ _FIELD_NAMES = {
 }
 
 
-def _field_history(file: CsvFile, batch: ImportBatch, opportunity_ids: set[str] | None) -> pa.Table:
+def _field_history(
+    file: CsvFile,
+    batch: ImportBatch,
+    opportunity_ids: pa.Array | None,
+    rejected_ids: dict[str, str],
+) -> pa.Table:
     cells = Cells(file)
     deal_id = _id(cells, "OpportunityId", required=True)
     at = cells.timestamp("CreatedDate", required=True)
@@ -497,7 +546,7 @@ def _field_history(file: CsvFile, batch: ImportBatch, opportunity_ids: set[str] 
         pc.fill_null(new, ""), r"^005[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$"
     )
     useful = pc.and_(pc.is_valid(canonical), pc.or_(pc.invert(is_owner), id_like))
-    _unknown_deals(cells, deal_id, opportunity_ids, "OpportunityId")
+    _unknown_deals(cells, deal_id, opportunity_ids, "OpportunityId", rejected_ids)
     rejected = cells.rejected()
     batch.rejects.extend(cells.rejects())
     mask = pc.and_(useful, pa.array(~rejected))
@@ -708,7 +757,7 @@ def _quotas(file: CsvFile, batch: ImportBatch, users: pa.Table | None) -> pa.Tab
             pc.cast(start, pa.string()), pa.array(scope), pa.array(scope_id), "|"
         ),
     }
-    table = _finish(cells, batch, columns, "_key", "quota (start, owner)")
+    table = _finish(cells, batch, columns, "_key", "quota (start, owner)", column=None)
     return table.drop_columns(["_key"])
 
 
@@ -721,6 +770,17 @@ register(
         expects="Opportunity (Id, StageName, CloseDate...), OpportunityHistory, Account, User, "
         "or a report with Opportunity Name, Stage, Close Date",
         main_roles=("opportunity", "report", "history", "field_history", "account", "user"),
+        files={
+            "opportunity": ("Id", "StageName", "CloseDate"),
+            "opportunityhistory": ("OpportunityId", "StageName", "CreatedDate"),
+            "opportunityfieldhistory": ("OpportunityId", "Field", "NewValue"),
+            "account": ("Id", "Name"),
+            "user": ("Id", "Email"),
+            "task": ("Id", "WhatId"),
+            "event": ("Id", "WhatId"),
+            "forecastingquota": ("QuotaOwnerId", "QuotaAmount", "StartDate"),
+            "opportunitycontactrole": ("OpportunityId", "ContactId"),
+        },
     )
 )
 
