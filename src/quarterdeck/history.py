@@ -18,6 +18,7 @@ each deal's fields, and for the events it already holds when checking for repeat
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
 import ibis
@@ -87,42 +88,45 @@ def apply_batch(
 ) -> dict[str, int]:
     """Write ``batch`` into the store (the caller holds the transaction). Returns row counts."""
     counts: dict[str, int] = {}
-    for name in ("stages", "accounts", "users"):
+    # Plain tables first, so their memory is free before the history work starts.
+    for name in ("stages", "accounts", "users", "activities", "targets"):
         table = getattr(batch, name)
         if table is not None and table.num_rows:
             counts[name] = _upsert(store, name, table, import_id)
+        setattr(batch, name, None)  # written: let the memory go
+        pa.default_memory_pool().release_unused()
     had_events = store.scalar(store.table("deal_events").count()) > 0
-    logged: list[pa.Table] = []
     history_fields: set[str] = set()
+    logs: list[Iterator[pa.Table]] = []
     if batch.history is not None and batch.history.num_rows:
         history_fields |= {f for f in TRACKED_FIELDS if f in batch.history.column_names}
-        logged.append(_history_changes(batch.history))
+        logs.append(_history_changes(batch.history))
     if batch.field_events is not None and batch.field_events.num_rows:
         history_fields |= set(batch.field_events.column("field").unique().to_pylist())
-        logged.append(_canonical_field_events(batch.field_events))
+        logs.append(_canonical_field_events(batch.field_events))
+    # The generators now hold the only references: each log is freed once consumed.
+    batch.history = batch.field_events = None
     added = 0
-    logged_events = None
-    if logged:
-        events = logged_events = pa.concat_tables(logged)
+    last_parts: list[pa.Table] = []
+    for events, last in (part for log in logs for part in log):
         if had_events:
             events = _not_stored(store, events)
         added += _insert_events(store, events, "history", import_id)
-    if batch.deals is not None and batch.deals.num_rows:
         # On a first import the latest value of each field is the last one just logged;
         # asking the store for it would scan every event again.
-        logged_latest = (
-            _last_values(logged_events) if not had_events and logged_events is not None else None
-        )
-        snapshot = _snapshot_changes(
-            store, batch.deals, as_of, history_fields, had_events or added > 0, logged_latest
-        )
-        added += _insert_events(store, snapshot, "snapshot", import_id)
+        last_parts.append(last)
+        del events
+        pa.default_memory_pool().release_unused()
+    logged_latest = _last_by_field(last_parts) if not had_events else None
+    del last_parts
+    if batch.deals is not None and batch.deals.num_rows:
+        for snapshot in _snapshot_changes(
+            store, batch.deals, as_of, history_fields, had_events, logged_latest
+        ):
+            added += _insert_events(store, snapshot, "snapshot", import_id)
         counts["deals"] = _upsert(store, "deals", batch.deals, import_id)
         _refresh_first_won(store)
-    for name in ("activities", "targets"):
-        table = getattr(batch, name)
-        if table is not None and table.num_rows:
-            counts[name] = _upsert(store, name, table, import_id)
+    batch.deals = None
     counts["deal_events"] = added
     return counts
 
@@ -169,59 +173,96 @@ def _refresh_first_won(store: Store) -> None:
 # -- events ---------------------------------------------------------------------------------
 
 
-def _history_changes(history: pa.Table) -> pa.Table:
-    """Single-field changes in a log of full snapshots, sorted by deal, time and order."""
+def _history_changes(history: pa.Table) -> Iterator[tuple[pa.Table, pa.Table]]:
+    """Single-field changes in a log of full snapshots, one field at a time (to keep a large
+    import's memory down): each step yields the field's changes, sorted by deal and time,
+    and the field's last value per deal."""
     keys = [("deal_id", "ascending"), ("at", "ascending")]
     if "_order" in history.column_names:
         keys.append(("_order", "ascending"))
-    history = history.sort_by(keys)
+    if not _is_sorted(history, [k for k, _ in keys]):
+        history = history.sort_by(keys)
     deal = history.column("deal_id").combine_chunks()
+    at = history.column("at").combine_chunks().cast(pa.timestamp("s"))
     n = history.num_rows
-    same_deal = np.zeros(n, dtype=bool)
+    same_deal = np.zeros(n, dtype=bool)  # row i continues the deal of row i - 1
     if n > 1:
         same_deal[1:] = pc.equal(deal.slice(1), deal.slice(0, n - 1)).to_numpy(zero_copy_only=False)
-    parts = []
+    last_rows = pa.array(np.flatnonzero(np.append(~same_deal[1:], True)) if n else [], pa.int64())
     for field in TRACKED_FIELDS:
         if field not in history.column_names:
             continue
         text = canonical_text(field, history.column(field))
-        previous = pa.concat_arrays([pa.nulls(1, pa.string()), text.slice(0, n - 1)]) if n else text
-        previous = pc.if_else(pa.array(same_deal), previous, pa.scalar(None, pa.string()))
-        differs = pc.fill_null(pc.not_equal(text, previous), True)
-        both_null = pc.and_(pc.is_null(text), pc.is_null(previous))
-        changed = pc.and_(differs, pc.invert(both_null))
-        parts.append(
-            pa.table(
-                {
-                    "deal_id": deal,
-                    "at": history.column("at").combine_chunks().cast(pa.timestamp("s")),
-                    "field": pa.repeat(pa.scalar(field, pa.string()), n),
-                    "old_value": previous,
-                    "new_value": text,
-                }
-            ).filter(changed)
+        present = pc.is_valid(text).to_numpy(zero_copy_only=False)
+        changed = present.copy()  # a deal's first row: a change when it has a value
+        if n > 1:
+            equal = pc.equal(text.slice(1), text.slice(0, n - 1))
+            equal = pc.fill_null(equal, False).to_numpy(zero_copy_only=False)
+            both_null = ~present[1:] & ~present[:-1]
+            changed[1:] = np.where(same_deal[1:], ~equal & ~both_null, present[1:])
+        rows = np.flatnonzero(changed)
+        before = np.maximum(rows - 1, 0)
+        has_before = same_deal[rows]
+        old = pc.if_else(
+            pa.array(has_before), text.take(pa.array(before)), pa.scalar(None, pa.string())
         )
-    return pa.concat_tables(parts) if parts else _EVENT_SCHEMA.empty_table()
+        taken = pa.array(rows, pa.int64())
+        events = pa.table(
+            {
+                "deal_id": deal.take(taken),
+                "at": at.take(taken),
+                "field": pa.repeat(pa.scalar(field, pa.string()), len(rows)),
+                "old_value": old,
+                "new_value": text.take(taken),
+            }
+        )
+        last = pa.table(
+            {
+                "deal_id": deal.take(last_rows),
+                "field": pa.repeat(pa.scalar(field, pa.string()), len(last_rows)),
+                "at_last": at.take(last_rows),
+                "new_value_last": text.take(last_rows),
+            }
+        )
+        del text
+        yield events, last
 
 
-def _canonical_field_events(events: pa.Table) -> pa.Table:
-    """A log of single-field changes, values spelled canonically, sorted by time."""
-    parts = []
+def _is_sorted(table: pa.Table, columns: list[str]) -> bool:
+    """Whether ``table`` is already in ascending order of ``columns`` (nulls not allowed)."""
+    n = table.num_rows
+    if n < 2:
+        return True
+    decided = np.zeros(n - 1, dtype=bool)  # an earlier column already orders the pair
+    for name in columns:
+        column = table.column(name).combine_chunks()
+        if column.null_count:
+            return False
+        head, tail = column.slice(0, n - 1), column.slice(1)
+        less = pc.less(head, tail).to_numpy(zero_copy_only=False)
+        greater = pc.greater(head, tail).to_numpy(zero_copy_only=False)
+        if (greater & ~decided).any():
+            return False
+        decided |= less
+    return True
+
+
+def _canonical_field_events(events: pa.Table) -> Iterator[tuple[pa.Table, pa.Table]]:
+    """A log of single-field changes, values spelled canonically, one table per field,
+    sorted by deal and time."""
     fields = events.column("field").combine_chunks()
     for field in sorted(set(fields.unique().to_pylist()) & set(TRACKED_FIELDS)):
         one = events.filter(pc.equal(fields, field))
-        parts.append(
-            pa.table(
-                {
-                    "deal_id": one.column("deal_id").cast(pa.string()),
-                    "at": one.column("at").cast(pa.timestamp("s")),
-                    "field": one.column("field").cast(pa.string()),
-                    "old_value": canonical_text(field, one.column("old_value")),
-                    "new_value": canonical_text(field, one.column("new_value")),
-                }
-            ).sort_by([("deal_id", "ascending"), ("at", "ascending")])
-        )
-    return pa.concat_tables(parts) if parts else _EVENT_SCHEMA.empty_table()
+        changes = pa.table(
+            {
+                "deal_id": one.column("deal_id").cast(pa.string()),
+                "at": one.column("at").cast(pa.timestamp("s")),
+                "field": one.column("field").cast(pa.string()),
+                "old_value": canonical_text(field, one.column("old_value")),
+                "new_value": canonical_text(field, one.column("new_value")),
+            }
+        ).sort_by([("deal_id", "ascending"), ("at", "ascending")])
+        yield changes, _last_values(changes)
 
 
 def _not_stored(store: Store, events: pa.Table) -> pa.Table:
@@ -248,10 +289,8 @@ def _insert_events(store: Store, events: pa.Table, origin: str, import_id: int) 
         return 0
     base = store.next_value("deal_events", "seq")
     table = events.select(list(_EVENT_SCHEMA.names)).cast(_EVENT_SCHEMA)
-    table = table.append_column("origin", pa.repeat(pa.scalar(origin, pa.string()), n))
     table = table.append_column("seq", pa.array(np.arange(base + 1, base + n + 1, dtype=np.int64)))
-    table = table.append_column("import_id", pa.array(np.full(n, import_id, dtype=np.int64)))
-    store.insert("deal_events", table)
+    store.insert("deal_events", table, {"origin": origin, "import_id": import_id})
     return n
 
 
@@ -266,12 +305,35 @@ def _last_values(events: pa.Table) -> pa.Table:
     return last.select(["deal_id", "field", "at_last", "new_value_last"])
 
 
-def _latest_stored(store: Store) -> pa.Table:
-    """The last value of every (deal, field) the store holds."""
+def _last_by_field(parts: list[pa.Table]) -> dict[str, pa.Table]:
+    """Per-part last values grouped by field; a later part wins for the same deal and field."""
+    by_field: dict[str, list[pa.Table]] = {}
+    for part in parts:
+        if part.num_rows:
+            by_field.setdefault(part.column("field")[0].as_py(), []).append(part)
+    combined: dict[str, pa.Table] = {}
+    for field, tables in by_field.items():
+        if len(tables) == 1:
+            combined[field] = tables[0]
+            continue
+        merged = pa.concat_tables(tables)
+        merged = merged.append_column("_n", pa.array(np.arange(merged.num_rows)))
+        merged = merged.sort_by(
+            [("deal_id", "ascending"), ("at_last", "ascending"), ("_n", "ascending")]
+        )
+        combined[field] = _last_values(
+            merged.rename_columns(["deal_id", "field", "at", "new_value", "_n"]).drop_columns(
+                ["_n"]
+            )
+        )
+    return combined
+
+
+def _latest_stored(store: Store, field: str) -> pa.Table:
+    """The last value of ``field`` of every deal the store holds."""
     events = store.table("deal_events")
-    window = ibis.window(
-        group_by=["deal_id", "field"], order_by=[ibis.desc("at"), ibis.desc("seq")]
-    )
+    events = events.filter(events.field == field)
+    window = ibis.window(group_by="deal_id", order_by=[ibis.desc("at"), ibis.desc("seq")])
     ranked = events.mutate(_rank=ibis.row_number().over(window))
     latest = ranked.filter(ranked._rank == 0).select("deal_id", "field", "at", "new_value")
     return store.to_arrow(latest)
@@ -283,18 +345,16 @@ def _snapshot_changes(
     as_of: datetime,
     history_fields: set[str],
     stored: bool,
-    logged_latest: pa.Table | None = None,
-) -> pa.Table:
-    """Events for every tracked value of ``deals`` that differs from what the store knows.
+    logged_latest: dict[str, pa.Table] | None = None,
+) -> Iterator[pa.Table]:
+    """Events for every tracked value of ``deals`` that differs from what the store knows,
+    one field at a time.
 
     A value is stamped with the snapshot's time. A field the CRM's log does not cover (the
     owner, in a Salesforce export) is stamped with the deal's creation time when the deal is
     new and the batch has a log: the log shows the deal's whole life, so a field without
     logged changes has held its value since creation.
     """
-    fields = [f for f in TRACKED_FIELDS if f in deals.column_names]
-    if not fields:
-        return _EVENT_SCHEMA.empty_table()
     n = deals.num_rows
     snap_at = pa.scalar(as_of, pa.timestamp("s"))
     created = (
@@ -302,51 +362,58 @@ def _snapshot_changes(
         if "created_at" in deals.column_names
         else pa.nulls(n, pa.timestamp("s"))
     )
-    parts = []
-    for field in fields:
+    deal_id = deals.column("deal_id").combine_chunks()
+    for field in (f for f in TRACKED_FIELDS if f in deals.column_names):
         if history_fields and field not in history_fields:
             at = pc.min_element_wise(pc.fill_null(created, snap_at), snap_at)
         else:
             at = pa.array(np.full(n, np.datetime64(as_of, "s")), pa.timestamp("s"))
-        parts.append(
-            pa.table(
-                {
-                    "deal_id": deals.column("deal_id").combine_chunks(),
-                    "field": pa.repeat(pa.scalar(field, pa.string()), n),
-                    "at": at,
-                    "new_value": canonical_text(field, deals.column(field)),
-                }
+        snap = pa.table(
+            {"deal_id": deal_id, "at": at, "new_value": canonical_text(field, deals.column(field))}
+        )
+        if logged_latest is not None:
+            latest = logged_latest.get(field)
+        else:
+            latest = _latest_stored(store, field) if stored else None
+        if latest is None or latest.num_rows == 0:
+            snap = snap.filter(pc.is_valid(snap.column("new_value")))
+            old = pa.nulls(snap.num_rows, pa.string())
+            yield _events(
+                snap.column("deal_id"), snap.column("at"), field, old, snap.column("new_value")
             )
+            continue
+        latest = latest.select([0, 2, 3]).rename_columns(["deal_id", "last_at", "last_value"])
+        latest = latest.append_column("_known", pa.repeat(pa.scalar(True), latest.num_rows))
+        joined = snap.join(latest, "deal_id", join_type="left outer")
+        known = pc.fill_null(joined.column("_known"), False)
+        value, last = joined.column("new_value"), joined.column("last_value")
+        differs = pc.fill_null(pc.not_equal(value, last), True)
+        both_null = pc.and_(pc.is_null(value), pc.is_null(last))
+        new_known = pc.and_(pc.invert(known), pc.is_valid(value))
+        changed = pc.or_(new_known, pc.and_(known, pc.and_(differs, pc.invert(both_null))))
+        joined = joined.filter(changed).sort_by("deal_id")
+        at = pc.max_element_wise(
+            joined.column("at"), pc.coalesce(joined.column("last_at"), joined.column("at"))
         )
-    snap = pa.concat_tables(parts)
-    if not stored:
-        snap = snap.filter(pc.is_valid(snap.column("new_value")))
-        return snap.append_column("old_value", pa.nulls(snap.num_rows, pa.string())).select(
-            list(_EVENT_SCHEMA.names)
+        yield _events(
+            joined.column("deal_id"),
+            at,
+            field,
+            joined.column("last_value"),
+            joined.column("new_value"),
         )
-    latest = (logged_latest if logged_latest is not None else _latest_stored(store)).rename_columns(
-        ["deal_id", "field", "last_at", "last_value"]
-    )
-    latest = latest.append_column("_known", pa.array(np.ones(latest.num_rows, dtype=bool)))
-    joined = snap.join(latest, ["deal_id", "field"], join_type="left outer")
-    known = pc.fill_null(joined.column("_known"), False)
-    value, last = joined.column("new_value"), joined.column("last_value")
-    differs = pc.fill_null(pc.not_equal(value, last), True)
-    both_null = pc.and_(pc.is_null(value), pc.is_null(last))
-    new_known = pc.and_(pc.invert(known), pc.is_valid(value))
-    changed = pc.or_(new_known, pc.and_(known, pc.and_(differs, pc.invert(both_null))))
-    joined = joined.filter(changed)
-    last_at = joined.column("last_at")
-    at = pc.max_element_wise(joined.column("at"), pc.coalesce(last_at, joined.column("at")))
+
+
+def _events(deal_id: pa.Array, at: pa.Array, field: str, old: pa.Array, new: pa.Array) -> pa.Table:
     return pa.table(
         {
-            "deal_id": joined.column("deal_id"),
+            "deal_id": deal_id,
             "at": at,
-            "field": joined.column("field"),
-            "old_value": joined.column("last_value"),
-            "new_value": joined.column("new_value"),
+            "field": pa.repeat(pa.scalar(field, pa.string()), len(deal_id)),
+            "old_value": old,
+            "new_value": new,
         }
-    ).sort_by([("deal_id", "ascending"), ("field", "ascending")])
+    )
 
 
 # -- as of ----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import contextlib
 import itertools
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +29,9 @@ from quarterdeck.model import SCHEMA_VERSION, TABLES
 __all__ = ["DEFAULT_DB", "Store"]
 
 DEFAULT_DB = "quarterdeck.duckdb"
+
+DUCKDB_MEMORY = "1GB"
+"""Memory DuckDB may use before it spills to disk (environment QUARTERDECK_DUCKDB_MEMORY)."""
 
 Migration = Callable[["Store"], None]
 
@@ -91,6 +94,12 @@ class Store:
             try:
                 backend = ibis.duckdb.connect(target.location, read_only=self.read_only)
                 backend.raw_sql("SET enable_progress_bar = false")
+                limit = os.environ.get("QUARTERDECK_DUCKDB_MEMORY", DUCKDB_MEMORY)
+                if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", limit.strip(), re.IGNORECASE):
+                    raise ConfigError(
+                        f"QUARTERDECK_DUCKDB_MEMORY={limit!r}: expected a size such as 2GB or 512MB"
+                    )
+                backend.raw_sql(f"SET memory_limit = '{limit.strip()}'")
                 return backend
             except Exception as exc:  # duckdb raises its own IOException types
                 message = str(exc)
@@ -216,11 +225,20 @@ class Store:
         name = f"_qd_stage_{os.getpid()}_{next(self._temp_names)}"
         return self.backend.create_table(name, obj=data, temp=True, overwrite=True)
 
-    def insert(self, table: str, rows: ir.Table | pa.Table) -> None:
-        """Append rows (an expression over this store, or Arrow data) to a canonical table."""
+    def insert(
+        self,
+        table: str,
+        rows: ir.Table | pa.Table,
+        constants: Mapping[str, str | int] | None = None,
+    ) -> None:
+        """Append rows (an expression over this store, or Arrow data) to a canonical table.
+
+        ``constants`` fills columns that hold one value for every row, without building them.
+        """
         columns = TABLES[table].column_names
+        constants = dict(constants or {})
         if isinstance(rows, pa.Table) and self.target.engine == "duckdb":
-            self._insert_arrow(table, rows)
+            self._insert_arrow(table, rows, constants)
             return
         if isinstance(rows, pa.Table):
             target = TABLES[table].schema.to_pyarrow()
@@ -234,24 +252,30 @@ class Store:
                     }
                 )
             )
-        missing = [c for c in columns if c not in rows.columns]
         schema = TABLES[table].schema
+        if constants:
+            rows = rows.mutate(**{c: ibis.literal(v, schema[c]) for c, v in constants.items()})
+        missing = [c for c in columns if c not in rows.columns]
         rows = rows.mutate(**{c: ibis.null().cast(schema[c]) for c in missing}).select(
             *[rows_col(rows, c, schema) if c not in missing else c for c in columns]
         )
         self.backend.insert(table, rows)
 
-    def _insert_arrow(self, table: str, rows: pa.Table) -> None:
+    def _insert_arrow(self, table: str, rows: pa.Table, constants: dict[str, str | int]) -> None:
         """DuckDB reads Arrow in place: one copy instead of a staging table and a second copy."""
         schema = TABLES[table].schema
         view = f"_qd_arrow_{os.getpid()}_{next(self._temp_names)}"
-        names = [c for c in schema.names if c in rows.column_names]
-        select = ", ".join(
-            f'CAST("{c}" AS {DuckDBType.to_string(schema[c])})'
-            if c in rows.column_names
-            else "NULL"
-            for c in schema.names
-        )
+        names = [c for c in schema.names if c in rows.column_names and c not in constants]
+
+        def value(column: str) -> str:
+            sql_type = DuckDBType.to_string(schema[column])
+            if column in constants:
+                return f"CAST({_sql_literal(constants[column])} AS {sql_type})"
+            if column in names:
+                return f'CAST("{column}" AS {sql_type})'
+            return "NULL"
+
+        select = ", ".join(value(c) for c in schema.names)
         connection = self.backend.con
         connection.register(view, rows.select(names))
         try:
@@ -281,6 +305,12 @@ def rows_col(rows: ir.Table, name: str, schema: ibis.Schema) -> ir.Value:
     if column.type().copy(nullable=True) != target:
         column = column.cast(target)
     return column.name(name)
+
+
+def _sql_literal(value: str | int) -> str:
+    if isinstance(value, int):
+        return str(value)
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _now() -> datetime:

@@ -209,7 +209,7 @@ def _stage_book(files: Mapping[str, list[CsvFile]], batch: ImportBatch) -> _Stag
     for file in files["pipeline_stage"]:
         renamed = [_key(c).replace(" ", "_") for c in file.header]
         if len(set(renamed)) == len(renamed):
-            file.table = file.table.rename_columns(renamed)
+            file.rename(renamed)
         cells = Cells(file)
         n = cells.rows
         stage_id = cells.text("stage_id", required=True)

@@ -15,7 +15,7 @@ import csv
 import hashlib
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -66,18 +66,38 @@ class Reject:
         return f"{where}:{value} {self.reason}"
 
 
-@dataclass
 class CsvFile:
-    """A CSV file read into text columns (empty cells are empty strings, never null)."""
+    """A CSV file whose header is known and whose rows are read on first use.
 
-    path: Path
-    encoding: str
-    delimiter: str
-    sha256: str
-    table: pa.Table
-    bad_rows: list[Reject] = field(default_factory=list)
-    """Records that could not be split into the header's columns (already with line numbers)."""
-    _lines: list[int] | None = None
+    ``read_csv`` only looks at the start of the file (enough to refuse what is not CSV and
+    to find the encoding, delimiter and header), so detecting the format of a folder of
+    exports costs nothing. ``table`` reads every row as text (empty cells are empty strings,
+    never null); ``release`` frees them once an importer has turned them into canonical
+    columns, so a large import holds one file's text at a time.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        encoding: str,
+        delimiter: str,
+        header: tuple[str, ...],
+        *,
+        encoding_given: bool = False,
+    ) -> None:
+        self.path = path
+        self.encoding = encoding
+        self.delimiter = delimiter
+        self._header = header
+        self._names = header
+        self._encoding_given = encoding_given
+        self._table: pa.Table | None = None
+        self._rows: int | None = None
+        self._lines: list[int] | None = None
+        self._simple_lines = False
+        self.sha256 = ""
+        self.bad_rows: list[Reject] = []
+        """Records that could not be split into the header's columns (with line numbers)."""
 
     @property
     def name(self) -> str:
@@ -85,14 +105,47 @@ class CsvFile:
 
     @property
     def header(self) -> tuple[str, ...]:
-        return tuple(self.table.column_names)
+        return self._names
+
+    def rename(self, names: list[str]) -> None:
+        """Give the columns other names (such as API names for report labels)."""
+        if len(names) != len(self._header):
+            raise ValueError(names)
+        self._names = tuple(names)
+        if self._table is not None:
+            self._table = self._table.rename_columns(names)
+
+    @property
+    def table(self) -> pa.Table:
+        if self._table is None:
+            if self._rows is not None:
+                raise RuntimeError(f"{self.name} was released")
+            self._load()
+        assert self._table is not None
+        return self._table
+
+    @table.setter
+    def table(self, value: pa.Table) -> None:
+        """Replace the rows' text (an importer applying declared corrections)."""
+        self._table = value
+
+    def release(self) -> None:
+        """Free the text of the rows; counts, hash and line numbers stay."""
+        if self._table is not None:
+            self._rows = self._table.num_rows
+            self._table = None
+            # Arrow's allocator keeps freed memory for reuse; hand it back to the system.
+            pa.default_memory_pool().release_unused()
 
     @property
     def num_rows(self) -> int:
-        return self.table.num_rows + len(self.bad_rows)
+        rows = self._rows if self._table is None and self._rows is not None else self.table.num_rows
+        return rows + len(self.bad_rows)
 
     def line_of(self, row: int) -> int:
         """Physical line (1-based) where data row ``row`` (0-based, of ``table``) starts."""
+        if self._simple_lines:
+            return row + 2
         if self._lines is None:
             self._lines = _record_lines(self.path, self.encoding, self.delimiter)
         return self._lines[row]
@@ -100,52 +153,138 @@ class CsvFile:
     def column(self, name: str) -> pa.ChunkedArray:
         return self.table.column(name)
 
+    def _load(self) -> None:
+        scan = _scan(self.path)
+        self.sha256 = scan.sha256
+        if not self._encoding_given and self.encoding == "utf-8" and not scan.utf8:
+            self.encoding = _detect_encoding(self.path, self.path.read_bytes())
+        header = list(self._header)
+        if self.encoding != "utf-16" and scan.quotes % 2 == 1:
+            # An odd number of quote characters: a quoted field never ends (a cut-off file).
+            self._read_carefully(header)
+            return
+        bad_count = 0
+
+        def on_invalid(row: pcsv.InvalidRow) -> str:
+            nonlocal bad_count
+            bad_count += 1
+            return "skip"
+
+        try:
+            table = pcsv.read_csv(
+                self.path,
+                read_options=pcsv.ReadOptions(
+                    encoding=_arrow_encoding(self.encoding), block_size=1 << 25
+                ),
+                parse_options=pcsv.ParseOptions(
+                    delimiter=self.delimiter,
+                    newlines_in_values=True,
+                    invalid_row_handler=on_invalid,
+                ),
+                convert_options=pcsv.ConvertOptions(
+                    column_types={name: pa.string() for name in header},
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
+            bad_count = 1
+        if bad_count:
+            self._read_carefully(header)
+            return
+        # Every line holds exactly one record (no blank lines, no quoted newlines): the line
+        # of a row follows from its number, no second pass needed.
+        records = table.num_rows + 1
+        self._simple_lines = self.encoding != "utf-16" and scan.newlines in (
+            records,
+            records - 1,
+        )
+        self._table = table.rename_columns(list(self._names))
+
+    def _read_carefully(self, header: list[str]) -> None:
+        table, bad, lines = _read_carefully(
+            self.path, self.path.read_bytes(), self.encoding, self.delimiter, header
+        )
+        self.bad_rows = bad
+        self._lines = lines
+        self._table = table.rename_columns(list(self._names))
+
+
+@dataclass(frozen=True)
+class _Scan:
+    sha256: str
+    quotes: int
+    newlines: int
+    utf8: bool
+
+
+def _scan(path: Path) -> _Scan:
+    """One streaming pass: hash, quote and newline counts, and whether it is valid UTF-8."""
+    digest = hashlib.sha256()
+    quotes = newlines = 0
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8 = True
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 24):
+            digest.update(chunk)
+            quotes += chunk.count(b'"')
+            newlines += chunk.count(b"\n")
+            if utf8 and not chunk.isascii():
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    utf8 = False
+    if utf8:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8 = False
+    return _Scan(digest.hexdigest(), quotes, newlines, utf8)
+
 
 def read_csv(path: Path, *, delimiter: str | None = None, encoding: str | None = None) -> CsvFile:
-    """Read ``path`` as CSV, or raise ``InputError`` saying what it is instead."""
+    """Look at ``path`` as CSV, or raise ``InputError`` saying what it is instead.
+
+    Only the start of the file is read here; the rows are read on first use of ``table``.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, expected a CSV file")
-    data = path.read_bytes()
-    if not data.strip():
-        raise InputError(f"{path.name}: the file is empty; expected a CSV export with a header row")
-    _refuse_non_csv(path, data)
-    encoding = encoding or _detect_encoding(path, data)
-    sample = _decode_sample(data, encoding)
+    with path.open("rb") as stream:
+        head = stream.read(_SAMPLE)
+        if not head.strip() and not _has_content(stream):
+            raise InputError(
+                f"{path.name}: the file is empty; expected a CSV export with a header row"
+            )
+    _refuse_non_csv(path, head)
+    given = encoding is not None
+    encoding = encoding or _guess_encoding(path, head)
+    sample = _decode_sample(head, encoding)
     header_line = sample.lstrip("\ufeff").splitlines()[0] if sample.strip() else ""
     delimiter = delimiter or _detect_delimiter(sample)
     header = next(csv.reader([header_line], delimiter=delimiter), [])
     _check_header(path, header)
-    sha = hashlib.sha256(data).hexdigest()
-    if _needs_careful_read(data, encoding):
-        return _read_carefully(path, data, encoding, delimiter, header, sha)
-    bad_count = 0
+    return CsvFile(path, encoding, delimiter, tuple(header), encoding_given=given)
 
-    def on_invalid(row: pcsv.InvalidRow) -> str:
-        nonlocal bad_count
-        bad_count += 1
-        return "skip"
 
+def _has_content(stream: io.BufferedReader) -> bool:
+    while chunk := stream.read(1 << 20):
+        if chunk.strip():
+            return True
+    return False
+
+
+def _guess_encoding(path: Path, head: bytes) -> str:
+    """The encoding as the start of the file shows it; the full read checks the rest."""
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "utf-16"
     try:
-        table = pcsv.read_csv(
-            io.BytesIO(data),
-            read_options=pcsv.ReadOptions(encoding=_arrow_encoding(encoding), block_size=1 << 25),
-            parse_options=pcsv.ParseOptions(
-                delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
-            ),
-            convert_options=pcsv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
-        bad_count = 1
-    if bad_count:
-        return _read_carefully(path, data, encoding, delimiter, header, sha)
-    return CsvFile(path, encoding, delimiter, sha, table)
+        codecs.getincrementaldecoder("utf-8")().decode(head)
+    except UnicodeDecodeError:
+        return _detect_encoding(path, path.read_bytes())
+    return "utf-8"
 
 
 def _refuse_non_csv(path: Path, data: bytes) -> None:
@@ -241,8 +380,8 @@ def _needs_careful_read(data: bytes, encoding: str) -> bool:
 
 
 def _read_carefully(
-    path: Path, data: bytes, encoding: str, delimiter: str, header: list[str], sha: str
-) -> CsvFile:
+    path: Path, data: bytes, encoding: str, delimiter: str, header: list[str]
+) -> tuple[pa.Table, list[Reject], list[int]]:
     """The slow, exact reader: every record with its line, every problem with its place."""
     text = data.decode(encoding, errors="strict").lstrip("\ufeff")
     csv.field_size_limit(MAX_FIELD * 4 + 16)
@@ -290,7 +429,7 @@ def _read_carefully(
     table = pa.table(
         {name: pa.array(values, pa.string()) for name, values in zip(header, columns, strict=True)}
     )
-    return CsvFile(path, encoding, delimiter, sha, table, bad, lines)
+    return table, bad, lines
 
 
 def _record_lines(path: Path, encoding: str, delimiter: str) -> list[int]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Mapping
+from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
@@ -105,7 +106,7 @@ def _normalise(file: CsvFile) -> CsvFile:
         else:
             names.append(_api_name(column))
     if len(set(names)) == len(names) and names != list(file.header):
-        file.table = file.table.rename_columns(names)
+        file.rename(names)
     return file
 
 
@@ -139,24 +140,25 @@ def _role(header: tuple[str, ...], name: str) -> str | None:
 
 
 def _read(files: Mapping[str, list[CsvFile]], options: ReadOptions) -> ImportBatch:
+    """Read every file, one at a time; each file's text is released once it is parsed."""
     all_files = [_normalise(f) for group in files.values() for f in group]
     batch = ImportBatch("salesforce", all_files)
-    times: list[pa.Array] = []
+    times: list[datetime | None] = []
     opportunity_ids: pa.Array | None = None
     # Opportunities whose row was rejected, and where: their history then says why it fails.
     rejected_ids: dict[str, str] = {}
-    users: pa.Table | None = None
     for file in files.get("user", []):
-        users = _concat(users, _users(file, batch))
-    batch.users = users
+        batch.users = _concat(batch.users, _users(file, batch))
+        file.release()
     for role in ("opportunity", "report"):
         for file in files.get(role, []):
             deals, stages, stamp = _opportunities(
                 file, batch, report=role == "report", options=options, rejected_ids=rejected_ids
             )
+            file.release()
             batch.deals = _concat(batch.deals, deals)
             batch.stages = _concat(batch.stages, stages)
-            times.append(stamp)
+            times.append(latest_time(stamp))
     if batch.deals is not None or rejected_ids:
         opportunity_ids = (
             batch.deals.column("deal_id").combine_chunks()
@@ -166,21 +168,28 @@ def _read(files: Mapping[str, list[CsvFile]], options: ReadOptions) -> ImportBat
         batch.stages = _dedupe_stages(batch.stages)
     for file in files.get("history", []):
         history, stamp = _history(file, batch, opportunity_ids, rejected_ids)
+        file.release()
         batch.history = _concat(batch.history, history)
-        times.append(stamp)
+        times.append(latest_time(stamp))
     for file in files.get("field_history", []):
         batch.field_events = _concat(
             batch.field_events, _field_history(file, batch, opportunity_ids, rejected_ids)
         )
+        file.release()
     for file in files.get("account", []):
         batch.accounts = _concat(batch.accounts, _accounts(file, batch))
+        file.release()
     for file in files.get("activity", []):
         batch.activities = _concat(batch.activities, _activities(file, batch))
+        file.release()
     for file in files.get("contact_role", []):
         batch.activities = _concat(batch.activities, _contact_roles(file, batch))
+        file.release()
     for file in files.get("quota", []):
-        batch.targets = _concat(batch.targets, _quotas(file, batch, users))
-    batch.as_of = latest_time(*times) if times else None
+        batch.targets = _concat(batch.targets, _quotas(file, batch, batch.users))
+        file.release()
+    found = [t for t in times if t is not None]
+    batch.as_of = max(found) if found else None
     return batch
 
 
@@ -195,9 +204,8 @@ def _concat(a: pa.Table | None, b: pa.Table | None) -> pa.Table | None:
 def _id(cells: Cells, column: str, *, required: bool = False) -> pa.Array:
     """A record id; Salesforce writes the null id 000000000000000AAA for 'none'."""
     values = cells.text(column, required=required)
-    return pc.if_else(
-        pc.match_substring_regex(values, r"^0{15}(AAA)?$"), pa.scalar(None, pa.string()), values
-    )
+    null_id = pc.is_in(values, value_set=pa.array(["000000000000000", "000000000000000AAA"]))
+    return pc.if_else(null_id, pa.scalar(None, pa.string()), values)
 
 
 def _finish(
