@@ -422,3 +422,7 @@ def main() -> None:
         wrapped = InternalError(f"unexpected {type(exc).__name__}: {exc}")
         err.print(f"[red]internal error[/]: {wrapped} (please report this with the command)")
         sys.exit(wrapped.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -102,8 +102,12 @@ def apply_batch(
         history_fields |= {f for f in TRACKED_FIELDS if f in batch.history.column_names}
         logs.append(_history_changes(batch.history))
     if batch.field_events is not None and batch.field_events.num_rows:
-        history_fields |= set(batch.field_events.column("field").unique().to_pylist())
-        logs.append(_canonical_field_events(batch.field_events))
+        # A log of single changes gives no first values: on a first import, each deal's
+        # first logged old value is taken as its value since creation.
+        created = None
+        if not had_events and batch.deals is not None and "created_at" in batch.deals.column_names:
+            created = batch.deals.select(["deal_id", "created_at"])
+        logs.append(_canonical_field_events(batch.field_events, created))
     # The generators now hold the only references: each log is freed once consumed.
     batch.history = batch.field_events = None
     added = 0
@@ -121,7 +125,7 @@ def apply_batch(
     del last_parts
     if batch.deals is not None and batch.deals.num_rows:
         for snapshot in _snapshot_changes(
-            store, batch.deals, as_of, history_fields, had_events, logged_latest
+            store, batch.deals, as_of, history_fields, bool(logs), had_events, logged_latest
         ):
             added += _insert_events(store, snapshot, "snapshot", import_id)
         counts["deals"] = _upsert(store, "deals", batch.deals, import_id)
@@ -182,6 +186,23 @@ def _history_changes(history: pa.Table) -> Iterator[tuple[pa.Table, pa.Table]]:
         keys.append(("_order", "ascending"))
     if not _is_sorted(history, [k for k, _ in keys]):
         history = history.sort_by(keys)
+    # Slices of about a million rows that never split a deal: each slice's intermediate
+    # arrays are small, and every deal's changes stay in order.
+    deals = history.column("deal_id")
+    start = 0
+    while start < history.num_rows:
+        end = min(start + _SLICE_ROWS, history.num_rows)
+        while end < history.num_rows and deals[end].as_py() == deals[end - 1].as_py():
+            end += 1
+        yield from _slice_changes(history.slice(start, end - start))
+        start = end
+
+
+_SLICE_ROWS = 2_000_000
+
+
+def _slice_changes(history: pa.Table) -> Iterator[tuple[pa.Table, pa.Table]]:
+    """The changes of ``_history_changes`` for a slice that holds whole deals."""
     deal = history.column("deal_id").combine_chunks()
     at = history.column("at").combine_chunks().cast(pa.timestamp("s"))
     n = history.num_rows
@@ -247,9 +268,15 @@ def _is_sorted(table: pa.Table, columns: list[str]) -> bool:
     return True
 
 
-def _canonical_field_events(events: pa.Table) -> Iterator[tuple[pa.Table, pa.Table]]:
-    """A log of single-field changes, values spelled canonically, one table per field,
-    sorted by deal and time."""
+def _canonical_field_events(
+    events: pa.Table, created: pa.Table | None
+) -> Iterator[tuple[pa.Table, pa.Table]]:
+    """A log of single-field changes, values spelled canonically, one field at a time, sorted
+    by deal and time, with each field's last value per deal.
+
+    With ``created`` (deal_id, created_at), each deal's first change is preceded by its
+    first value: the change's old value, from the deal's creation on.
+    """
     fields = events.column("field").combine_chunks()
     for field in sorted(set(fields.unique().to_pylist()) & set(TRACKED_FIELDS)):
         one = events.filter(pc.equal(fields, field))
@@ -262,7 +289,33 @@ def _canonical_field_events(events: pa.Table) -> Iterator[tuple[pa.Table, pa.Tab
                 "new_value": canonical_text(field, one.column("new_value")),
             }
         ).sort_by([("deal_id", "ascending"), ("at", "ascending")])
-        yield changes, _last_values(changes)
+        last = _last_values(changes)
+        if created is not None and changes.num_rows:
+            changes = pa.concat_tables([_first_values(changes, created), changes])
+        yield changes, last
+
+
+def _first_values(changes: pa.Table, created: pa.Table) -> pa.Table:
+    """For each deal of a sorted change log, its value before the first change, as an event
+    at the deal's creation (or at that first change when the creation time is unknown)."""
+    deal = changes.column("deal_id").combine_chunks()
+    n = changes.num_rows
+    first = np.ones(n, dtype=bool)
+    if n > 1:
+        first[1:] = ~pc.equal(deal.slice(1), deal.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    heads = changes.filter(pa.array(first)).join(created, "deal_id", join_type="left outer")
+    heads = heads.filter(pc.is_valid(heads.column("old_value")))
+    born = pc.cast(heads.column("created_at"), pa.timestamp("s"))
+    at = pc.min_element_wise(pc.coalesce(born, heads.column("at")), heads.column("at"))
+    return pa.table(
+        {
+            "deal_id": heads.column("deal_id"),
+            "at": at,
+            "field": heads.column("field"),
+            "old_value": pa.nulls(heads.num_rows, pa.string()),
+            "new_value": heads.column("old_value"),
+        }
+    ).sort_by("deal_id")
 
 
 def _not_stored(store: Store, events: pa.Table) -> pa.Table:
@@ -344,6 +397,7 @@ def _snapshot_changes(
     deals: pa.Table,
     as_of: datetime,
     history_fields: set[str],
+    logged: bool,
     stored: bool,
     logged_latest: dict[str, pa.Table] | None = None,
 ) -> Iterator[pa.Table]:
@@ -364,7 +418,8 @@ def _snapshot_changes(
     )
     deal_id = deals.column("deal_id").combine_chunks()
     for field in (f for f in TRACKED_FIELDS if f in deals.column_names):
-        if history_fields and field not in history_fields:
+        if logged and field not in history_fields:
+            # First seen now, but the log shows the deal's whole life and never changed it.
             at = pc.min_element_wise(pc.fill_null(created, snap_at), snap_at)
         else:
             at = pa.array(np.full(n, np.datetime64(as_of, "s")), pa.timestamp("s"))
@@ -392,9 +447,10 @@ def _snapshot_changes(
         new_known = pc.and_(pc.invert(known), pc.is_valid(value))
         changed = pc.or_(new_known, pc.and_(known, pc.and_(differs, pc.invert(both_null))))
         joined = joined.filter(changed).sort_by("deal_id")
-        at = pc.max_element_wise(
-            joined.column("at"), pc.coalesce(joined.column("last_at"), joined.column("at"))
-        )
+        # A value that differs from a known one changed by the time of the snapshot (never
+        # before the last known change); a value seen for the first time keeps its stamp.
+        moved = pc.max_element_wise(snap_at, pc.coalesce(joined.column("last_at"), snap_at))
+        at = pc.if_else(pc.is_valid(joined.column("last_at")), moved, joined.column("at"))
         yield _events(
             joined.column("deal_id"),
             at,

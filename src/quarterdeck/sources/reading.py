@@ -95,6 +95,7 @@ class CsvFile:
         self._rows: int | None = None
         self._lines: list[int] | None = None
         self._simple_lines = False
+        self._only: set[str] | None = None
         self.sha256 = ""
         self.bad_rows: list[Reject] = []
         """Records that could not be split into the header's columns (with line numbers)."""
@@ -106,6 +107,12 @@ class CsvFile:
     @property
     def header(self) -> tuple[str, ...]:
         return self._names
+
+    def only(self, columns: set[str]) -> None:
+        """Read just these columns (by current name) when the rows are loaded: the rest of a
+        wide export is never held in memory. Names not in the header are ignored."""
+        if self._table is None:
+            self._only = {self._header[i] for i, n in enumerate(self._names) if n in columns}
 
     def rename(self, names: list[str]) -> None:
         """Give the columns other names (such as API names for report labels)."""
@@ -185,6 +192,7 @@ class CsvFile:
                     column_types={name: pa.string() for name in header},
                     strings_can_be_null=False,
                     quoted_strings_can_be_null=False,
+                    include_columns=[h for h in header if self._only is None or h in self._only],
                 ),
             )
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):
@@ -199,7 +207,8 @@ class CsvFile:
             records,
             records - 1,
         )
-        self._table = table.rename_columns(list(self._names))
+        rename = dict(zip(self._header, self._names, strict=True))
+        self._table = table.rename_columns([rename[c] for c in table.column_names])
 
     def _read_carefully(self, header: list[str]) -> None:
         table, bad, lines = _read_carefully(

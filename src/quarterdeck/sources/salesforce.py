@@ -139,9 +139,30 @@ def _role(header: tuple[str, ...], name: str) -> str | None:
     return None
 
 
+_COLUMNS_USED = {
+    "history": {
+        "Id", "OpportunityId", "CreatedDate", "StageName", "Amount", "CloseDate", "Probability",
+        "ForecastCategory", "ForecastCategoryName", "OwnerId", "IsDeleted", "_fivetran_start",
+    },
+    "field_history": {"OpportunityId", "CreatedDate", "Field", "OldValue", "NewValue"},
+    "activity": {
+        "Id", "WhatId", "AccountId", "OwnerId", "Type", "TaskSubtype", "EventSubtype",
+        "Direction__c", "CompletedDateTime", "ActivityDateTime", "ActivityDate", "CreatedDate",
+        "IsDeleted",
+    },
+    "contact_role": {"Id", "OpportunityId", "ContactId", "CreatedDate", "IsDeleted"},
+    "quota": {"QuotaOwnerId", "StartDate", "QuotaAmount", "IsDeleted"},
+}  # fmt: skip
+"""Columns each kind of file is read for (the rest is not loaded); opportunities, accounts
+and users keep every column, since their custom fields are stored."""
+
+
 def _read(files: Mapping[str, list[CsvFile]], options: ReadOptions) -> ImportBatch:
     """Read every file, one at a time; each file's text is released once it is parsed."""
     all_files = [_normalise(f) for group in files.values() for f in group]
+    for role, used in _COLUMNS_USED.items():
+        for file in files.get(role, []):
+            file.only(used)
     batch = ImportBatch("salesforce", all_files)
     times: list[datetime | None] = []
     opportunity_ids: pa.Array | None = None

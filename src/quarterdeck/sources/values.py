@@ -98,7 +98,7 @@ class Cells:
         for problem in self._problems:
             values = (
                 self.file.table.column(problem.column)
-                if problem.column in self.file.header
+                if problem.column in self.file.table.column_names
                 else None
             )
             for row in problem.rows.tolist():
@@ -119,7 +119,7 @@ class Cells:
         return out
 
     def _check_long_fields(self) -> None:
-        for name in self.file.header:
+        for name in self.file.table.column_names:
             lengths = pc.utf8_length(self.file.table.column(name))
             if (pc.max(lengths).as_py() or 0) > MAX_FIELD:
                 self.flag(
