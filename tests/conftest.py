@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from testdata import SHARED_DATA
 
 from quarterdeck.store import Store
-
-from testdata import SHARED_DATA
 
 
 @pytest.fixture

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
+from testdata import TEST_DATA
 
 from quarterdeck.history import deals_as_of
 from quarterdeck.importer import ImportRequest, run_import
 from quarterdeck.store import Store
-
-from testdata import TEST_DATA
 
 SAMPLE = TEST_DATA / "salesforce"
 
@@ -59,7 +58,7 @@ def test_sample_custom_fields_and_booleans(store: Store) -> None:
     assert row["custom"] == '{"MainCompetitors__c":"Honda"}'
     stages = store.to_arrow(store.table("stages").order_by("sort_order")).to_pylist()
     assert [s["stage"] for s in stages][:3] == ["Prospecting", "Qualification", "Needs Analysis"]
-    won = [s for s in stages if s["stage"] == "Closed Won"][0]
+    won = next(s for s in stages if s["stage"] == "Closed Won")
     assert won["is_won"] and won["is_closed"]
 
 
@@ -126,7 +125,9 @@ def test_snapshot_diff_records_changes_at_export_time(store: Store, tmp_path: Pa
     assert (pick(old)["stage"], pick(old)["amount"]) == ("Qualification", Decimal("15000.00"))
     assert (pick(new)["stage"], pick(new)["amount"]) == ("Needs Analysis", Decimal("12000.00"))
     events = store.table("deal_events")
-    change = store.to_arrow(events.filter(events.field == "amount").filter(events.old_value.notnull()))
+    change = store.to_arrow(
+        events.filter(events.field == "amount").filter(events.old_value.notnull())
+    )
     assert change.to_pylist()[0]["old_value"] == "15000.00"
     assert change.to_pylist()[0]["origin"] == "snapshot"
 
@@ -165,7 +166,9 @@ def test_report_export_with_labels(store: Store, tmp_path: Path) -> None:
     assert acme["created_at"] == datetime(2024, 3, 1, 9, 5)
     assert globex["created_at"] == datetime(2024, 1, 15, 14, 30)
     assert globex["is_won"] and globex["motion"] == "new_business"
-    assert initech["amount"] == Decimal("4250.50") and initech["is_closed"] and not initech["is_won"]
+    assert (
+        initech["amount"] == Decimal("4250.50") and initech["is_closed"] and not initech["is_won"]
+    )
     assert initech["created_at"] == datetime(2023, 11, 20, 23, 59)
     assert acme["owner_id"] == "Ann Lee"
     assert any("no Opportunity ID" in n for n in result.notices)

@@ -27,20 +27,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from quarterdeck.model import MONEY, TABLES, TRACKED_FIELDS
-from quarterdeck.sources.batch import ImportBatch
+from quarterdeck.model import MONEY, TABLES, TRACKED_ARROW_TYPES, TRACKED_FIELDS
+from quarterdeck.sources.batch import ImportBatch, public_columns
 from quarterdeck.store import Store
 
 __all__ = ["apply_batch", "canonical_text", "deals_as_of", "typed_value"]
 
-_ARROW_TYPES = {
-    "stage": pa.string(),
-    "amount": pa.decimal128(18, 2),
-    "close_date": pa.date32(),
-    "forecast_category": pa.string(),
-    "probability": pa.float64(),
-    "owner_id": pa.string(),
-}
 _IBIS_TYPES = {
     "stage": "string",
     "amount": MONEY,
@@ -65,7 +57,7 @@ def canonical_text(field: str, values: pa.Array | pa.ChunkedArray) -> pa.Array:
     that equal values compare equal as text, whichever file they came from."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
-    target = _ARROW_TYPES[field]
+    target = TRACKED_ARROW_TYPES[field]
     if pa.types.is_string(values.type) and not pa.types.is_string(target):
         if field == "close_date":
             values = pc.cast(pc.cast(values, pa.timestamp("s")), pa.date32())
@@ -138,14 +130,10 @@ def apply_batch(
 # -- canonical tables -----------------------------------------------------------------------
 
 
-def _clean(table: pa.Table) -> pa.Table:
-    return table.drop_columns([c for c in table.column_names if c.startswith("_")])
-
-
 def _upsert(store: Store, name: str, rows: pa.Table, import_id: int) -> int:
     """Replace rows with the same key; columns the batch does not provide keep their value."""
     spec = TABLES[name]
-    rows = _clean(rows)
+    rows = public_columns(rows)
     provided = [c for c in rows.column_names if c in spec.column_names]
     rows = rows.select(provided)
     rows = rows.append_column("import_id", pa.array(np.full(rows.num_rows, import_id, np.int64)))

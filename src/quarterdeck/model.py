@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import ibis
 import ibis.expr.datatypes as dt
+import pyarrow as pa
 
 __all__ = [
     "FORECAST_CATEGORIES",
@@ -19,6 +20,7 @@ __all__ = [
     "ROLES",
     "SCHEMA_VERSION",
     "TABLES",
+    "TRACKED_ARROW_TYPES",
     "TRACKED_FIELDS",
     "Column",
     "Table",
@@ -35,6 +37,16 @@ FORECAST_CATEGORIES = ("pipeline", "best_case", "commit", "omitted", "closed")
 
 TRACKED_FIELDS = ("stage", "amount", "close_date", "forecast_category", "probability", "owner_id")
 """Deal fields whose every change is kept in ``deal_events``, so any past state can be rebuilt."""
+
+TRACKED_ARROW_TYPES = {
+    "stage": pa.string(),
+    "amount": pa.decimal128(18, 2),
+    "close_date": pa.date32(),
+    "forecast_category": pa.string(),
+    "probability": pa.float64(),
+    "owner_id": pa.string(),
+}
+"""The Arrow type of each tracked field, for importers and history working on Arrow data."""
 
 SCHEMA_VERSION = 1
 

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from quarterdeck.sources.reading import CsvFile, Reject
 
-__all__ = ["ImportBatch", "Notice", "drop_duplicates", "keep"]
+__all__ = ["ImportBatch", "Notice", "append", "drop_duplicates", "keep", "public_columns"]
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,20 @@ class ImportBatch:
             "targets",
         )
         return {n: t for n in names if (t := getattr(self, n)) is not None}
+
+
+def append(table: pa.Table | None, more: pa.Table | None) -> pa.Table | None:
+    """``table`` followed by ``more`` (either may be None); columns one lacks are null."""
+    if table is None:
+        return more
+    if more is None:
+        return table
+    return pa.concat_tables([table, more], promote_options="permissive")
+
+
+def public_columns(table: pa.Table) -> pa.Table:
+    """``table`` without the importer's bookkeeping columns (names starting with _)."""
+    return table.drop_columns([c for c in table.column_names if c.startswith("_")])
 
 
 def keep(table: pa.Table, rejected: np.ndarray) -> pa.Table:

@@ -30,7 +30,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from quarterdeck.sources.batch import ImportBatch, Notice, drop_duplicates, keep
+from quarterdeck.model import TRACKED_ARROW_TYPES
+from quarterdeck.sources.batch import ImportBatch, Notice, append, drop_duplicates, keep
 from quarterdeck.sources.crm import (
     FORECAST_CATEGORY_NAMES,
     close_before_create,
@@ -476,10 +477,10 @@ def _deals(
         if row["stage"] is not None
     ]
     if account_table is not None:
-        batch.accounts = _concat(batch.accounts, keep(account_table, rejected))
+        batch.accounts = append(batch.accounts, keep(account_table, rejected))
     if ui and "owner" in cols:
         names = sorted({o for o in table.column("owner_id").to_pylist() if o})
-        batch.users = _concat(batch.users, pa.table({"user_id": names, "name": names}))
+        batch.users = append(batch.users, pa.table({"user_id": names, "name": names}))
     stamps = [cells.timestamp(cols["modified"])] if "modified" in cols else []
     if not stamps or (ui and pc.all(pc.is_null(stamps[0])).as_py()):
         stamps.append(created)
@@ -598,16 +599,6 @@ def _finish_stage_history(
     return out
 
 
-_TYPES = {
-    "stage": pa.string(),
-    "amount": pa.decimal128(18, 2),
-    "close_date": pa.date32(),
-    "forecast_category": pa.string(),
-    "probability": pa.float64(),
-    "owner_id": pa.string(),
-}
-
-
 def _wide_history(events: list[pa.Table]) -> pa.Table | None:
     """Change events as full snapshots: every tracked field as it stood after each change.
 
@@ -625,7 +616,7 @@ def _wide_history(events: list[pa.Table]) -> pa.Table | None:
             ("_row", "ascending"),
         ]
     )
-    fields = [f for f in _TYPES if f in set(table.column("field").to_pylist())]
+    fields = [f for f in TRACKED_ARROW_TYPES if f in set(table.column("field").to_pylist())]
     rows: list[dict[str, object]] = []
     state: dict[str, object] = {}
     last: tuple[object, object] | None = None
@@ -648,9 +639,9 @@ def _wide_history(events: list[pa.Table]) -> pa.Table | None:
         if name == "close_date":
             columns[name] = pc.cast(pc.cast(text, pa.timestamp("s")), pa.date32())
         elif name == "amount":
-            columns[name] = pc.cast(pc.cast(text, pa.decimal128(38, 10)), _TYPES[name])
+            columns[name] = pc.cast(pc.cast(text, pa.decimal128(38, 10)), TRACKED_ARROW_TYPES[name])
         else:
-            columns[name] = pc.cast(text, _TYPES[name])
+            columns[name] = pc.cast(text, TRACKED_ARROW_TYPES[name])
     columns["_order"] = row_index(len(rows))
     return pa.table(columns)
 
@@ -774,14 +765,6 @@ def _owners(file: CsvFile, batch: ImportBatch) -> pa.Table:
 # -- the format -----------------------------------------------------------------------------
 
 
-def _concat(a: pa.Table | None, b: pa.Table | None) -> pa.Table | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return pa.concat_tables([a, b], promote_options="permissive")
-
-
 def _stages_table(book: _StageBook | None, derived: list[dict[str, object]]) -> pa.Table | None:
     rows: dict[tuple[object, object], dict[str, object]] = {}
     if book is not None:
@@ -833,7 +816,7 @@ def _read(files: Mapping[str, list[CsvFile]], options: ReadOptions) -> ImportBat
     book = _stage_book(files, batch)
     times: list[pa.Array] = []
     for file in files.get("owner", []):
-        batch.users = _concat(batch.users, _owners(file, batch))
+        batch.users = append(batch.users, _owners(file, batch))
     # Stage history first: a deal row with no stage takes the last stage it entered.
     stage_parts = [_stage_history(file, batch, book) for file in files.get("deal_stage", [])]
     current: dict[str, str] = {}
@@ -847,7 +830,7 @@ def _read(files: Mapping[str, list[CsvFile]], options: ReadOptions) -> ImportBat
     for role, ui in (("deals", True), ("deal", False)):
         for file in files.get(role, []):
             deals, stages, stamps = _deals(file, batch, options, book, current, ui=ui)
-            batch.deals = _concat(batch.deals, deals)
+            batch.deals = append(batch.deals, deals)
             derived.extend(stages)
             times.extend(stamps)
     known = set(batch.deals.column("deal_id").to_pylist()) if batch.deals is not None else None

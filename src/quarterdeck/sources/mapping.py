@@ -84,7 +84,14 @@ import yaml
 
 from quarterdeck.errors import ConfigError
 from quarterdeck.model import MOTIONS, ROLES
-from quarterdeck.sources.batch import ImportBatch, Notice, drop_duplicates, keep
+from quarterdeck.sources.batch import (
+    ImportBatch,
+    Notice,
+    append,
+    drop_duplicates,
+    keep,
+    public_columns,
+)
 from quarterdeck.sources.crm import (
     FORECAST_CATEGORY_NAMES,
     close_before_create,
@@ -741,13 +748,13 @@ def _read_with(
             if kind == "deals":
                 reader.deals_file = file.name
             table = reader.read(kind, file)
-            tables[kind] = _concat(tables.get(kind), table)
+            tables[kind] = append(tables.get(kind), table)
             if kind == "products" and table is not None:
                 reader.products = {
                     row.pop("product"): {
                         k: (str(v) if v is not None else None) for k, v in row.items()
                     }
-                    for row in _clean(table).drop_columns(["custom"]).to_pylist()
+                    for row in public_columns(table).drop_columns(["custom"]).to_pylist()
                 }
             if kind in ("users", "accounts", "deals", "targets", "activities"):
                 setattr(batch, kind, tables[kind])
@@ -756,18 +763,6 @@ def _read_with(
     reader.references()
     batch.as_of = _as_of(spec, batch)
     return batch
-
-
-def _clean(table: pa.Table) -> pa.Table:
-    return table.drop_columns([c for c in table.column_names if c.startswith("_")])
-
-
-def _concat(a: pa.Table | None, b: pa.Table | None) -> pa.Table | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return pa.concat_tables([a, b], promote_options="permissive")
 
 
 def _as_of(spec: MappingSpec, batch: ImportBatch) -> datetime | None:

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from quarterdeck.sources.batch import ImportBatch, Notice, drop_duplicates, keep
+from quarterdeck.sources.batch import ImportBatch, Notice, append, drop_duplicates, keep
 from quarterdeck.sources.crm import (
     FORECAST_CATEGORY_NAMES,
     close_before_create,
@@ -169,7 +169,7 @@ def _read(files: Mapping[str, list[CsvFile]], options: ReadOptions) -> ImportBat
     # Opportunities whose row was rejected, and where: their history then says why it fails.
     rejected_ids: dict[str, str] = {}
     for file in files.get("user", []):
-        batch.users = _concat(batch.users, _users(file, batch))
+        batch.users = append(batch.users, _users(file, batch))
         file.release()
     for role in ("opportunity", "report"):
         for file in files.get(role, []):
@@ -177,8 +177,8 @@ def _read(files: Mapping[str, list[CsvFile]], options: ReadOptions) -> ImportBat
                 file, batch, report=role == "report", options=options, rejected_ids=rejected_ids
             )
             file.release()
-            batch.deals = _concat(batch.deals, deals)
-            batch.stages = _concat(batch.stages, stages)
+            batch.deals = append(batch.deals, deals)
+            batch.stages = append(batch.stages, stages)
             times.append(latest_time(stamp))
     if batch.deals is not None or rejected_ids:
         opportunity_ids = (
@@ -190,36 +190,28 @@ def _read(files: Mapping[str, list[CsvFile]], options: ReadOptions) -> ImportBat
     for file in files.get("history", []):
         history, stamp = _history(file, batch, opportunity_ids, rejected_ids)
         file.release()
-        batch.history = _concat(batch.history, history)
+        batch.history = append(batch.history, history)
         times.append(latest_time(stamp))
     for file in files.get("field_history", []):
-        batch.field_events = _concat(
+        batch.field_events = append(
             batch.field_events, _field_history(file, batch, opportunity_ids, rejected_ids)
         )
         file.release()
     for file in files.get("account", []):
-        batch.accounts = _concat(batch.accounts, _accounts(file, batch))
+        batch.accounts = append(batch.accounts, _accounts(file, batch))
         file.release()
     for file in files.get("activity", []):
-        batch.activities = _concat(batch.activities, _activities(file, batch))
+        batch.activities = append(batch.activities, _activities(file, batch))
         file.release()
     for file in files.get("contact_role", []):
-        batch.activities = _concat(batch.activities, _contact_roles(file, batch))
+        batch.activities = append(batch.activities, _contact_roles(file, batch))
         file.release()
     for file in files.get("quota", []):
-        batch.targets = _concat(batch.targets, _quotas(file, batch, batch.users))
+        batch.targets = append(batch.targets, _quotas(file, batch, batch.users))
         file.release()
     found = [t for t in times if t is not None]
     batch.as_of = max(found) if found else None
     return batch
-
-
-def _concat(a: pa.Table | None, b: pa.Table | None) -> pa.Table | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return pa.concat_tables([a, b], promote_options="permissive")
 
 
 def _id(cells: Cells, column: str, *, required: bool = False) -> pa.Array:
