@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from quarterdeck.model import MONEY, TABLES, TRACKED_ARROW_TYPES, TRACKED_FIELDS
-from quarterdeck.sources.batch import ImportBatch, public_columns
+from quarterdeck.sources.batch import ImportBatch, is_sorted, public_columns
 from quarterdeck.store import Store
 
 __all__ = ["apply_batch", "canonical_text", "deals_as_of", "typed_value"]
@@ -172,7 +172,7 @@ def _history_changes(history: pa.Table) -> Iterator[tuple[pa.Table, pa.Table]]:
     keys = [("deal_id", "ascending"), ("at", "ascending")]
     if "_order" in history.column_names:
         keys.append(("_order", "ascending"))
-    if not _is_sorted(history, [k for k, _ in keys]):
+    if not is_sorted(history, [k for k, _ in keys]):
         history = history.sort_by(keys)
     # Slices of about a million rows that never split a deal: each slice's intermediate
     # arrays are small, and every deal's changes stay in order.
@@ -235,25 +235,6 @@ def _slice_changes(history: pa.Table) -> Iterator[tuple[pa.Table, pa.Table]]:
         )
         del text
         yield events, last
-
-
-def _is_sorted(table: pa.Table, columns: list[str]) -> bool:
-    """Whether ``table`` is already in ascending order of ``columns`` (nulls not allowed)."""
-    n = table.num_rows
-    if n < 2:
-        return True
-    decided = np.zeros(n - 1, dtype=bool)  # an earlier column already orders the pair
-    for name in columns:
-        column = table.column(name).combine_chunks()
-        if column.null_count:
-            return False
-        head, tail = column.slice(0, n - 1), column.slice(1)
-        less = pc.less(head, tail).to_numpy(zero_copy_only=False)
-        greater = pc.greater(head, tail).to_numpy(zero_copy_only=False)
-        if (greater & ~decided).any():
-            return False
-        decided |= less
-    return True
 
 
 def _canonical_field_events(

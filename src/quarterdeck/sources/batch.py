@@ -16,7 +16,15 @@ import pyarrow.compute as pc
 
 from quarterdeck.sources.reading import CsvFile, Reject
 
-__all__ = ["ImportBatch", "Notice", "append", "drop_duplicates", "keep", "public_columns"]
+__all__ = [
+    "ImportBatch",
+    "Notice",
+    "append",
+    "drop_duplicates",
+    "is_sorted",
+    "keep",
+    "public_columns",
+]
 
 
 @dataclass(frozen=True)
@@ -170,3 +178,22 @@ def drop_duplicates(
             )
         )
     return table.filter(pa.array(~drop)), rejects
+
+
+def is_sorted(table: pa.Table, columns: list[str]) -> bool:
+    """Whether ``table`` is already in ascending order of ``columns`` (nulls not allowed)."""
+    n = table.num_rows
+    if n < 2:
+        return True
+    decided = np.zeros(n - 1, dtype=bool)  # an earlier column already orders the pair
+    for name in columns:
+        column = table.column(name).combine_chunks()
+        if column.null_count:
+            return False
+        head, tail = column.slice(0, n - 1), column.slice(1)
+        less = pc.less(head, tail).to_numpy(zero_copy_only=False)
+        greater = pc.greater(head, tail).to_numpy(zero_copy_only=False)
+        if (greater & ~decided).any():
+            return False
+        decided |= less
+    return True

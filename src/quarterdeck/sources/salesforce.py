@@ -23,7 +23,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from quarterdeck.sources.batch import ImportBatch, Notice, append, drop_duplicates, keep
+from quarterdeck.sources.batch import (
+    ImportBatch,
+    Notice,
+    append,
+    drop_duplicates,
+    is_sorted,
+    keep,
+)
 from quarterdeck.sources.crm import (
     FORECAST_CATEGORY_NAMES,
     close_before_create,
@@ -504,14 +511,9 @@ def _history(
         rejected = rejected | cells.rejected()
     batch.rejects.extend(cells.rejects())
     table = keep(table, rejected)
-    table = table.sort_by(
-        [
-            ("deal_id", "ascending"),
-            ("at", "ascending"),
-            ("_tiebreak", "ascending"),
-            ("_row", "ascending"),
-        ]
-    )
+    order = ["deal_id", "at", "_tiebreak", "_row"]
+    if not is_sorted(table, order):  # exports are often in this order already
+        table = table.sort_by([(name, "ascending") for name in order])
     table = table.append_column("_order", row_index(table.num_rows)).drop_columns(["_tiebreak"])
     return table, at
 

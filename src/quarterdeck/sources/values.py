@@ -131,8 +131,9 @@ class Cells:
     def _formula(self, column: str, values: pa.Array) -> pa.Array:
         # Only cells starting with one of = + - @ can be formulas (values are trimmed): a
         # cheap prefix test spares the regular expression on almost every column.
-        starts = pc.utf8_slice_codeunits(values, 0, 1)
-        candidates = pc.is_in(starts, value_set=pa.array(["=", "+", "-", "@"]))
+        candidates = pc.starts_with(values, "=")
+        for prefix in ("+", "-", "@"):
+            candidates = pc.or_(candidates, pc.starts_with(values, prefix))
         if not pc.any(candidates).as_py():
             return pa.repeat(pa.scalar(False), len(values))
         mask = pc.and_(candidates, pc.match_substring_regex(values, _FORMULA))
