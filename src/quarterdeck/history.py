@@ -87,6 +87,15 @@ def apply_batch(
             counts[name] = _upsert(store, name, table, import_id)
         setattr(batch, name, None)  # written: let the memory go
         pa.default_memory_pool().release_unused()
+    # Deals themselves next; the comparison with history needs only their tracked fields.
+    deals = None
+    if batch.deals is not None and batch.deals.num_rows:
+        counts["deals"] = _upsert(store, "deals", batch.deals, import_id)
+        _refresh_first_won(store)
+        wanted = ["deal_id", "created_at", *TRACKED_FIELDS]
+        deals = batch.deals.select([c for c in wanted if c in batch.deals.column_names])
+    batch.deals = None
+    pa.default_memory_pool().release_unused()
     had_events = store.scalar(store.table("deal_events").count()) > 0
     history_fields: set[str] = set()
     logs: list[Iterator[pa.Table]] = []
@@ -97,8 +106,8 @@ def apply_batch(
         # A log of single changes gives no first values: on a first import, each deal's
         # first logged old value is taken as its value since creation.
         created = None
-        if not had_events and batch.deals is not None and "created_at" in batch.deals.column_names:
-            created = batch.deals.select(["deal_id", "created_at"])
+        if not had_events and deals is not None and "created_at" in deals.column_names:
+            created = deals.select(["deal_id", "created_at"])
         logs.append(_canonical_field_events(batch.field_events, created))
     # The generators now hold the only references: each log is freed once consumed.
     batch.history = batch.field_events = None
@@ -115,14 +124,11 @@ def apply_batch(
         pa.default_memory_pool().release_unused()
     logged_latest = _last_by_field(last_parts) if not had_events else None
     del last_parts
-    if batch.deals is not None and batch.deals.num_rows:
+    if deals is not None:
         for snapshot in _snapshot_changes(
-            store, batch.deals, as_of, history_fields, bool(logs), had_events, logged_latest
+            store, deals, as_of, history_fields, bool(logs), had_events, logged_latest
         ):
             added += _insert_events(store, snapshot, "snapshot", import_id)
-        counts["deals"] = _upsert(store, "deals", batch.deals, import_id)
-        _refresh_first_won(store)
-    batch.deals = None
     counts["deal_events"] = added
     return counts
 
