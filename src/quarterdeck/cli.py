@@ -10,6 +10,7 @@ import json
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
@@ -273,6 +274,31 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _print_breakdown(
+    title: str,
+    result: Any,
+    by: str | None,
+    json_out: bool,
+    columns: dict[str, Callable[[Any], str]],
+    fields: tuple[str, ...],
+) -> None:
+    """A per-period result (company line, then one line per dimension value) as a table or
+    as JSON; ``columns`` names each shown column and how to print it from a line."""
+    lines = [result.total, *result.rows]
+    if json_out:
+        rows = [{f: _plain(getattr(line, f)) for f in fields} for line in lines]
+        out.print_json(json.dumps({"period": result.period.label, "by": by, "lines": rows}))
+        return
+    table = Table(title=f"{title} {result.period.label}")
+    table.add_column(by or "scope")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for line in lines:
+        name = "company" if line is result.total else (line.key or "(unknown)")
+        table.add_row(name, *[show(line) for show in columns.values()])
+    out.print(table)
+
+
 @app.command("bookings")
 def bookings_(
     period: PeriodOption = None,
@@ -286,26 +312,15 @@ def bookings_(
         if explain:
             _explain(ws, result.expressions())
             return
-    lines = [result.total, *result.rows]
-    if json_out:
-        fields = ("key", "bookings", "won_count", "target", "attainment", "gap")
-        rows = [{f: _plain(getattr(line, f)) for f in fields} for line in lines]
-        out.print_json(json.dumps({"period": result.period.label, "by": by, "lines": rows}))
-        return
-    table = Table(title=f"Bookings {result.period.label}")
-    for column in (by or "scope", "bookings", "won", "target", "attainment", "gap"):
-        table.add_column(column, justify="left" if column in (by, "scope") else "right")
-    for line in lines:
-        name = "company" if line is result.total else (line.key or "(unknown)")
-        table.add_row(
-            name,
-            _money(line.bookings),
-            f"{line.won_count:,}",
-            _money(line.target),
-            _percent(line.attainment),
-            _money(line.gap),
-        )
-    out.print(table)
+    columns = {
+        "bookings": lambda line: _money(line.bookings),
+        "won": lambda line: f"{line.won_count:,}",
+        "target": lambda line: _money(line.target),
+        "attainment": lambda line: _percent(line.attainment),
+        "gap": lambda line: _money(line.gap),
+    }
+    fields = ("key", "bookings", "won_count", "target", "attainment", "gap")
+    _print_breakdown("Bookings", result, by, json_out, columns, fields)
 
 
 @app.command("win-rate")
@@ -321,25 +336,14 @@ def win_rate_(
         if explain:
             _explain(ws, result.expressions())
             return
-    lines = [result.total, *result.rows]
-    if json_out:
-        fields = ("key", "won", "lost", "won_amount", "lost_amount", "by_count", "by_value")
-        rows = [{f: _plain(getattr(line, f)) for f in fields} for line in lines]
-        out.print_json(json.dumps({"period": result.period.label, "by": by, "lines": rows}))
-        return
-    table = Table(title=f"Win rate {result.period.label}")
-    for column in (by or "scope", "won", "lost", "by count", "by value"):
-        table.add_column(column, justify="left" if column in (by, "scope") else "right")
-    for line in lines:
-        name = "company" if line is result.total else (line.key or "(unknown)")
-        table.add_row(
-            name,
-            f"{line.won:,}",
-            f"{line.lost:,}",
-            _percent(line.by_count),
-            _percent(line.by_value),
-        )
-    out.print(table)
+    columns = {
+        "won": lambda line: f"{line.won:,}",
+        "lost": lambda line: f"{line.lost:,}",
+        "by count": lambda line: _percent(line.by_count),
+        "by value": lambda line: _percent(line.by_value),
+    }
+    fields = ("key", "won", "lost", "won_amount", "lost_amount", "by_count", "by_value")
+    _print_breakdown("Win rate", result, by, json_out, columns, fields)
 
 
 @app.command("pipeline")

@@ -15,12 +15,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from quarterdeck.sources.reading import CsvFile, Reject
+from quarterdeck.sources.values import Cells
 
 __all__ = [
     "ImportBatch",
     "Notice",
     "append",
     "drop_duplicates",
+    "finish_rows",
     "is_sorted",
     "keep",
     "public_columns",
@@ -116,6 +118,40 @@ def append(table: pa.Table | None, more: pa.Table | None) -> pa.Table | None:
 def public_columns(table: pa.Table) -> pa.Table:
     """``table`` without the importer's bookkeeping columns (names starting with _)."""
     return table.drop_columns([c for c in table.column_names if c.startswith("_")])
+
+
+def finish_rows(
+    cells: Cells,
+    batch: ImportBatch,
+    columns: dict[str, pa.Array],
+    key: str,
+    what: str,
+    column: str | None = "Id",
+    deleted: str | None = "IsDeleted",
+) -> pa.Table:
+    """The canonical rows of one file, without its deleted and unreadable rows (noted and
+    rejected in ``batch``) and with one row per ``key`` (see ``drop_duplicates``).
+
+    ``column`` is the file's column that holds the key, for messages; ``deleted`` the file's
+    deleted-record flag, if it has one.
+    """
+    table = pa.table({**columns, "_row": pa.array(np.arange(cells.rows, dtype=np.int64))})
+    skip = np.zeros(cells.rows, dtype=bool)
+    if deleted and cells.has(deleted):
+        skip = pc.fill_null(cells.boolean(deleted, default=False), False).to_numpy(
+            zero_copy_only=False
+        )
+        if skip.any():
+            batch.notices.append(
+                Notice(cells.file.name, deleted, int(skip.sum()), "are deleted records; skipped")
+            )
+    table = keep(table, cells.rejected() | skip)
+    batch.rejects.extend(cells.rejects())
+    table, duplicates = drop_duplicates(
+        cells.file, table, key, what=what, notices=batch.notices, column=column
+    )
+    batch.rejects.extend(duplicates)
+    return table
 
 
 def keep(table: pa.Table, rejected: np.ndarray) -> pa.Table:

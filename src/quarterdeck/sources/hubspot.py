@@ -31,7 +31,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from quarterdeck.model import TRACKED_ARROW_TYPES
-from quarterdeck.sources.batch import ImportBatch, Notice, append, drop_duplicates, keep
+from quarterdeck.sources.batch import (
+    ImportBatch,
+    Notice,
+    append,
+    drop_duplicates,
+    finish_rows,
+    keep,
+)
 from quarterdeck.sources.crm import (
     FORECAST_CATEGORY_NAMES,
     close_before_create,
@@ -443,29 +450,14 @@ def _deals(
             del columns[name]
     if "created_at" in cols and "close_date" in cols:
         close_before_create(cells, close, created, batch.notices, cols["close_date"])
-    table = pa.table({**columns, "_row": row_index(n)})
+    table = finish_rows(
+        cells, batch, columns, "deal_id", "deal id", column=None, deleted="is_deleted"
+    )
     rejected = cells.rejected()
     if cells.has("is_deleted"):
-        deleted = pc.fill_null(cells.boolean("is_deleted", default=False), False).to_numpy(
-            zero_copy_only=False
-        )
-        rejected = cells.rejected()
-        if deleted.any():
-            batch.notices.append(
-                Notice(
-                    file.name,
-                    "is_deleted",
-                    int(deleted.sum()),
-                    "are deleted deals; skipped",
-                )
-            )
-        rejected = rejected | deleted
-    table = keep(table, rejected)
-    batch.rejects.extend(cells.rejects())
-    table, duplicates = drop_duplicates(
-        file, table, "deal_id", what="deal id", notices=batch.notices
-    )
-    batch.rejects.extend(duplicates)
+        rejected = rejected | pc.fill_null(
+            cells.boolean("is_deleted", default=False), False
+        ).to_numpy(zero_copy_only=False)
     derived = [
         {
             "pipeline": row["pipeline"],

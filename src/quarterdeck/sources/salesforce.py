@@ -27,7 +27,7 @@ from quarterdeck.sources.batch import (
     ImportBatch,
     Notice,
     append,
-    drop_duplicates,
+    finish_rows,
     is_sorted,
     keep,
 )
@@ -228,42 +228,6 @@ def _id(cells: Cells, column: str, *, required: bool = False) -> pa.Array:
     return pc.if_else(null_id, pa.scalar(None, pa.string()), values)
 
 
-def _finish(
-    cells: Cells,
-    batch: ImportBatch,
-    columns: dict[str, pa.Array],
-    key: str,
-    what: str,
-    column: str | None = "Id",
-) -> pa.Table:
-    """Drop deleted and unreadable rows, then duplicates; collect their rejects."""
-    table = pa.table({**columns, "_row": row_index(cells.rows)})
-    rejected = cells.rejected()
-    if cells.has("IsDeleted"):
-        deleted = pc.fill_null(cells.boolean("IsDeleted", default=False), False).to_numpy(
-            zero_copy_only=False
-        )
-        rejected = cells.rejected()
-        if deleted.any():
-            batch.notices.append(
-                Notice(
-                    cells.file.name,
-                    "IsDeleted",
-                    int(deleted.sum()),
-                    "are deleted records; skipped",
-                )
-            )
-        table = keep(table, rejected | deleted)
-    else:
-        table = keep(table, rejected)
-    batch.rejects.extend(cells.rejects())
-    table, duplicates = drop_duplicates(
-        cells.file, table, key, what=what, notices=batch.notices, column=column
-    )
-    batch.rejects.extend(duplicates)
-    return table
-
-
 def _probability(cells: Cells, column: str) -> pa.Array:
     if not cells.has(column):
         return pa.nulls(cells.rows, pa.float64())
@@ -377,7 +341,7 @@ def _opportunities(
     }
     if not report or cells.has("CreatedDate"):
         close_before_create(cells, close, created, batch.notices, "CloseDate")
-    deals = _finish(
+    deals = finish_rows(
         cells, batch, columns, "deal_id", "opportunity Id", "Id" if cells.has("Id") else "Name"
     )
     lost = pc.invert(pc.is_in(deal_id, value_set=deals.column("deal_id").combine_chunks()))
@@ -638,7 +602,7 @@ def _accounts(file: CsvFile, batch: ImportBatch) -> pa.Table:
         else pa.nulls(n, pa.timestamp("s")),
         "custom": custom_json(cells, custom_columns),
     }
-    return _finish(cells, batch, columns, "account_id", "account Id")
+    return finish_rows(cells, batch, columns, "account_id", "account Id")
 
 
 def _users(file: CsvFile, batch: ImportBatch) -> pa.Table:
@@ -674,7 +638,7 @@ def _users(file: CsvFile, batch: ImportBatch) -> pa.Table:
         "end_date": end,
         "custom": custom_json(cells, custom_columns),
     }
-    return _finish(cells, batch, columns, "user_id", "user Id")
+    return finish_rows(cells, batch, columns, "user_id", "user Id")
 
 
 _ACTIVITY_KINDS = {
@@ -726,7 +690,7 @@ def _activities(file: CsvFile, batch: ImportBatch) -> pa.Table:
         "direction": direction,
         "who": _id(cells, "OwnerId") if cells.has("OwnerId") else pa.nulls(n, pa.string()),
     }
-    return _finish(cells, batch, columns, "activity_id", "activity Id")
+    return finish_rows(cells, batch, columns, "activity_id", "activity Id")
 
 
 def _contact_roles(file: CsvFile, batch: ImportBatch) -> pa.Table:
@@ -743,7 +707,7 @@ def _contact_roles(file: CsvFile, batch: ImportBatch) -> pa.Table:
         "direction": pa.nulls(n, pa.string()),
         "who": _id(cells, "ContactId", required=True),
     }
-    return _finish(cells, batch, columns, "activity_id", "contact role Id")
+    return finish_rows(cells, batch, columns, "activity_id", "contact role Id")
 
 
 def _quotas(file: CsvFile, batch: ImportBatch, users: pa.Table | None) -> pa.Table:
@@ -780,7 +744,9 @@ def _quotas(file: CsvFile, batch: ImportBatch, users: pa.Table | None) -> pa.Tab
             pc.cast(start, pa.string()), pa.array(scope), pa.array(scope_id), "|"
         ),
     }
-    table = _finish(cells, batch, columns, "_key", "quota (start, owner)", column=None)
+    table = finish_rows(
+        cells, batch, columns, "_key", "quota (start, owner)", column=None, deleted="IsDeleted"
+    )
     return table.drop_columns(["_key"])
 
 
