@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import ibis
 import pyarrow as pa
 
 from quarterdeck.errors import DataError, InputError, RejectsExceeded
@@ -284,6 +283,3 @@ def _check_not_older(store: Store, as_of: datetime, explicit: bool) -> None:
             f"imported (as of {latest:%Y-%m-%d %H:%M}); importing it would rewind the deals. "
             "Import exports in the order they were taken."
         )
-
-
-_ = ibis  # the store's expressions are Ibis; imported for type checkers reading this module

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from quarterdeck.errors import InputError
@@ -454,14 +453,3 @@ def _record_lines(path: Path, encoding: str, delimiter: str) -> list[int]:
             lines.append(start)
         start = reader.line_num + 1
     return lines
-
-
-def long_fields(table: pa.Table) -> list[tuple[int, str]]:
-    """(row, column) of every cell longer than ``MAX_FIELD`` characters."""
-    found: list[tuple[int, str]] = []
-    for name in table.column_names:
-        lengths = pc.utf8_length(table.column(name))
-        if (pc.max(lengths).as_py() or 0) > MAX_FIELD:
-            rows = pc.indices_nonzero(pc.greater(lengths, MAX_FIELD)).to_pylist()
-            found.extend((row, name) for row in rows)
-    return found

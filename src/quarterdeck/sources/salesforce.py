@@ -42,7 +42,7 @@ from quarterdeck.sources.crm import (
     size_band,
 )
 from quarterdeck.sources.formats import Format, ReadOptions, register
-from quarterdeck.sources.reading import CsvFile, Reject
+from quarterdeck.sources.reading import CsvFile
 from quarterdeck.sources.values import Cells
 
 __all__ = ["REPORT_LABELS"]
@@ -772,5 +772,3 @@ register(
         },
     )
 )
-
-_ = Reject
