@@ -31,7 +31,7 @@ from quarterdeck.model import MONEY, TABLES, TRACKED_ARROW_TYPES, TRACKED_FIELDS
 from quarterdeck.sources.batch import ImportBatch, is_sorted, public_columns
 from quarterdeck.store import Store
 
-__all__ = ["apply_batch", "canonical_text", "deals_as_of", "typed_value"]
+__all__ = ["apply_batch", "canonical_text", "deals_as_of", "typed_value", "write_rows"]
 
 _IBIS_TYPES = {
     "stage": "string",
@@ -84,13 +84,13 @@ def apply_batch(
     for name in ("stages", "accounts", "users", "activities", "targets"):
         table = getattr(batch, name)
         if table is not None and table.num_rows:
-            counts[name] = _upsert(store, name, table, import_id)
+            counts[name] = write_rows(store, name, table, import_id)
         setattr(batch, name, None)  # written: let the memory go
         pa.default_memory_pool().release_unused()
     # Deals themselves next; the comparison with history needs only their tracked fields.
     deals = None
     if batch.deals is not None and batch.deals.num_rows:
-        counts["deals"] = _upsert(store, "deals", batch.deals, import_id)
+        counts["deals"] = write_rows(store, "deals", batch.deals, import_id)
         _refresh_first_won(store)
         wanted = ["deal_id", "created_at", *TRACKED_FIELDS]
         deals = batch.deals.select([c for c in wanted if c in batch.deals.column_names])
@@ -136,7 +136,7 @@ def apply_batch(
 # -- canonical tables -----------------------------------------------------------------------
 
 
-def _upsert(store: Store, name: str, rows: pa.Table, import_id: int) -> int:
+def write_rows(store: Store, name: str, rows: pa.Table, import_id: int) -> int:
     """Replace rows with the same key; columns the batch does not provide keep their value."""
     spec = TABLES[name]
     rows = public_columns(rows)

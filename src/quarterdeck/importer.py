@@ -15,11 +15,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
 from quarterdeck.errors import DataError, InputError, RejectsExceeded
-from quarterdeck.history import apply_batch
+from quarterdeck.history import apply_batch, write_rows
 from quarterdeck.sources import (
     CsvFile,
     Format,
@@ -69,14 +70,59 @@ class ImportResult:
 def run_import(
     store: Store, request: ImportRequest, progress: Progress | None = None
 ) -> ImportResult:
-    """Import ``request.paths`` into ``store``; raise ``InputError`` if it cannot be done."""
+    """Import ``request.paths`` into ``store``; raise ``InputError`` if it cannot be done.
+
+    Reading and writing share one transaction: large plain tables (such as activities) are
+    written as soon as their file is read, so their memory is free before the next file,
+    and any refusal (too many rejects, an export older than the store) rolls all of it back.
+    """
     started = _now()
     say = progress or (lambda step, done: None)
     say("reading", 0.0)
     files = _expand(request.paths)
     fmt, by_role, skipped_files = _detect(files, request)
-    say("checking", 0.3)
-    batch = fmt.read(by_role, ReadOptions(request.as_of, request.mapping, request.date_order))
+    try:
+        with store.transaction():
+            import_id = store.next_value("imports", "import_id") + 1
+            early: dict[str, int] = {}
+
+            def write(name: str, table: pa.Table) -> None:
+                early[name] = early.get(name, 0) + write_rows(store, name, table, import_id)
+
+            options = ReadOptions(request.as_of, request.mapping, request.date_order, write)
+            batch = fmt.read(by_role, options)
+            say("checking", 0.5)
+            result, file_hash = _check(store, request, fmt, batch, skipped_files, started)
+            say("writing", 0.6)
+            counts = apply_batch(store, batch, import_id, result["as_of"])
+            for name, rows in early.items():
+                counts[name] = counts.get(name, 0) + rows
+            store.insert(
+                "imports", _log_row(import_id, fmt, batch, result, file_hash, started, counts)
+            )
+    except _AlreadyImported as done:
+        return done.result
+    say("done", 1.0)
+    return ImportResult(import_id=import_id, counts=counts, **result)
+
+
+class _AlreadyImported(Exception):
+    """The same files were imported before: roll back what was read and say so."""
+
+    def __init__(self, result: ImportResult) -> None:
+        super().__init__(result.skipped)
+        self.result = result
+
+
+def _check(
+    store: Store,
+    request: ImportRequest,
+    fmt: Format,
+    batch: ImportBatch,
+    skipped_files: list[str],
+    started: datetime,
+) -> tuple[dict[str, Any], str]:
+    """Everything that can refuse an import once its files are read; raises to roll back."""
     if batch.rows_read == 0:
         names = ", ".join(f.name for f in batch.files)
         raise InputError(f"{names}: a header but no rows; nothing to import")
@@ -90,9 +136,8 @@ def run_import(
                 _rejects_message(batch, request.max_rejects, rejects_path), str(rejects_path)
             )
     file_hash = _hash(batch.files)
-    previous = _previous_import(store, file_hash)
     as_of = request.as_of or batch.as_of or started
-    result = dict(
+    result: dict[str, Any] = dict(
         format=fmt.name,
         files=tuple(str(f.path) for f in batch.files),
         as_of=as_of,
@@ -102,39 +147,47 @@ def run_import(
         notices=tuple(n.text() for n in batch.notices),
         rejects_path=rejects_path,
     )
+    previous = _previous_import(store, file_hash)
     if previous is not None:
-        return ImportResult(
-            import_id=None,
-            skipped=f"these files were already imported (import #{previous}); nothing to add",
-            **result,
-        )  # type: ignore[arg-type]
-    _check_not_older(store, as_of, request.as_of is not None)
-    say("writing", 0.6)
-    with store.transaction():
-        import_id = store.next_value("imports", "import_id") + 1
-        counts = apply_batch(store, batch, import_id, as_of)
-        store.insert(
-            "imports",
-            pa.table(
-                {
-                    "import_id": [import_id],
-                    "format": [fmt.name],
-                    "paths": ["\n".join(str(f.path) for f in batch.files)],
-                    "file_hash": [file_hash],
-                    "as_of": [as_of],
-                    "started_at": [started],
-                    "finished_at": [_now()],
-                    "rows_read": [batch.rows_read],
-                    "rows_accepted": [batch.rows_read - batch.rows_rejected],
-                    "rows_rejected": [batch.rows_rejected],
-                    "warnings": [sum(n.rows for n in batch.notices)],
-                    "rejects_path": [str(rejects_path) if rejects_path else None],
-                    "events_added": [counts.get("deal_events", 0)],
-                }
-            ),
+        raise _AlreadyImported(
+            ImportResult(
+                import_id=None,
+                skipped=f"these files were already imported (import #{previous}); nothing to add",
+                **result,
+            )
         )
-    say("done", 1.0)
-    return ImportResult(import_id=import_id, counts=counts, **result)  # type: ignore[arg-type]
+    _check_not_older(store, as_of, request.as_of is not None)
+    return result, file_hash
+
+
+def _log_row(
+    import_id: int,
+    fmt: Format,
+    batch: ImportBatch,
+    result: dict[str, Any],
+    file_hash: str,
+    started: datetime,
+    counts: dict[str, int],
+) -> pa.Table:
+    """The import's line in the ``imports`` log."""
+    rejects_path = result["rejects_path"]
+    return pa.table(
+        {
+            "import_id": [import_id],
+            "format": [fmt.name],
+            "paths": ["\n".join(str(f.path) for f in batch.files)],
+            "file_hash": [file_hash],
+            "as_of": [result["as_of"]],
+            "started_at": [started],
+            "finished_at": [_now()],
+            "rows_read": [batch.rows_read],
+            "rows_accepted": [batch.rows_read - batch.rows_rejected],
+            "rows_rejected": [batch.rows_rejected],
+            "warnings": [sum(n.rows for n in batch.notices)],
+            "rejects_path": [str(rejects_path) if rejects_path else None],
+            "events_added": [counts.get("deal_events", 0)],
+        }
+    )
 
 
 def _now() -> datetime:

@@ -264,7 +264,6 @@ class Store:
     def _insert_arrow(self, table: str, rows: pa.Table, constants: dict[str, str | int]) -> None:
         """DuckDB reads Arrow in place: one copy instead of a staging table and a second copy."""
         schema = TABLES[table].schema
-        view = f"_qd_arrow_{os.getpid()}_{next(self._temp_names)}"
         names = [c for c in schema.names if c in rows.column_names and c not in constants]
 
         def value(column: str) -> str:
@@ -275,13 +274,12 @@ class Store:
                 return f'CAST("{column}" AS {sql_type})'
             return "NULL"
 
-        select = ", ".join(value(c) for c in schema.names)
-        connection = self.backend.con
-        connection.register(view, rows.select(names))
-        try:
-            connection.execute(f'INSERT INTO "{table}" SELECT {select} FROM "{view}"')
-        finally:
-            connection.unregister(view)
+        select = ", ".join(f'{value(c)} AS "{c}"' for c in schema.names)
+        # A relation over the Arrow data, not a registered view: inside a transaction DuckDB
+        # keeps registered views alive until commit, which would hold every batch in memory.
+        relation = self.backend.con.from_arrow(rows.select(names)).project(select)
+        relation.insert_into(table)
+        del relation
 
     def delete_matching(self, table: str, keys: ir.Table) -> None:
         """Delete rows of ``table`` whose key appears in ``keys`` (used to replace rows)."""

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import pyarrow as pa
+
 from quarterdeck.sources.batch import ImportBatch
 from quarterdeck.sources.reading import CsvFile
 
@@ -20,6 +22,10 @@ class ReadOptions:
     as_of: datetime | None = None
     mapping: Path | None = None
     date_order: str | None = None
+    write: Callable[[str, pa.Table], None] | None = None
+    """Where a format may hand a finished plain table (accounts, activities) at once, inside
+    the import's transaction, instead of keeping it in the batch: this frees its memory
+    before the next file is read."""
 
 
 @dataclass(frozen=True)

@@ -178,6 +178,28 @@ def _read(files: Mapping[str, list[CsvFile]], options: ReadOptions) -> ImportBat
     for file in files.get("user", []):
         batch.users = append(batch.users, _users(file, batch))
         file.release()
+
+    def plain(name: str, table: pa.Table) -> None:
+        # Written at once when the importer allows it, so the biggest files (activities)
+        # are out of memory before the history is read.
+        if options.write is not None:
+            options.write(name, table)
+        else:
+            setattr(batch, name, append(getattr(batch, name), table))
+
+    activities = None  # one write for all activity files: a second would be an upsert
+    for file in files.get("activity", []):
+        activities = append(activities, _activities(file, batch))
+        file.release()
+    for file in files.get("contact_role", []):
+        activities = append(activities, _contact_roles(file, batch))
+        file.release()
+    if activities is not None:
+        plain("activities", activities)
+        del activities
+    for file in files.get("account", []):
+        plain("accounts", _accounts(file, batch))
+        file.release()
     for role in ("opportunity", "report"):
         for file in files.get(role, []):
             deals, stages, stamp = _opportunities(
@@ -203,15 +225,6 @@ def _read(files: Mapping[str, list[CsvFile]], options: ReadOptions) -> ImportBat
         batch.field_events = append(
             batch.field_events, _field_history(file, batch, opportunity_ids, rejected_ids)
         )
-        file.release()
-    for file in files.get("account", []):
-        batch.accounts = append(batch.accounts, _accounts(file, batch))
-        file.release()
-    for file in files.get("activity", []):
-        batch.activities = append(batch.activities, _activities(file, batch))
-        file.release()
-    for file in files.get("contact_role", []):
-        batch.activities = append(batch.activities, _contact_roles(file, batch))
         file.release()
     for file in files.get("quota", []):
         batch.targets = append(batch.targets, _quotas(file, batch, batch.users))
