@@ -23,6 +23,7 @@ test: $(INSTALLED)
 lint: $(INSTALLED)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src/quarterdeck
 
 format: $(INSTALLED)
 	$(BIN)/ruff format src tests bench

@@ -25,6 +25,7 @@ from quarterdeck.sources import (
     CsvFile,
     Format,
     ImportBatch,
+    Notice,
     ReadOptions,
     Reject,
     read_csv,
@@ -246,20 +247,20 @@ def _detect(
         if not by_role or any(named for _, named in unclaimed):
             continue
         for file, _ in unclaimed:
-            expected = fmt.files.get(file.path.stem.lower())
-            if expected:
-                missing = [c for c in expected if c not in file.header]
+            identifying = fmt.files.get(file.path.stem.lower())
+            if identifying:
+                missing = [c for c in identifying if c not in file.header]
                 raise InputError(
                     f"{file.name}: looks like the {file.path.stem} file of a {fmt.description}, "
                     f"but lacks the column{'s' if len(missing) != 1 else ''} "
-                    f"{', '.join(missing) or ', '.join(expected)}"
+                    f"{', '.join(missing) or ', '.join(identifying)}"
                 )
         if fmt.main_roles and not any(r in by_role for r in fmt.main_roles):
             continue
         return fmt, by_role, [f.name for f, _ in unclaimed]
     first, _ = next(((f, n) for f, n in read if n), read[0])
-    names = [h if len(h) <= 40 else h[:37] + "..." for h in first.header[:8]]
-    shown = ", ".join(names) + (", ..." if len(first.header) > 8 else "")
+    shortened = [h if len(h) <= 40 else h[:37] + "..." for h in first.header[:8]]
+    shown = ", ".join(shortened) + (", ..." if len(first.header) > 8 else "")
     expected = "; ".join(f"{f.description}: {f.expects}" for f in candidates)
     hint = ""
     if len(first.header) == 1 and any(d in first.header[0] for d in ";\t|,"):
@@ -270,9 +271,7 @@ def _detect(
     )
 
 
-def _skipped_notice(name: str, fmt: Format) -> object:
-    from quarterdeck.sources import Notice
-
+def _skipped_notice(name: str, fmt: Format) -> Notice:
     return Notice(name, None, 0, f"is not part of a {fmt.description} import and was skipped")
 
 

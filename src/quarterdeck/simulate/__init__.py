@@ -117,7 +117,7 @@ def simulate(
     tasks = build_tasks(deals, org, timeline, streams[4])
     roles = build_contact_roles(deals, timeline, streams[5])
     quotas = build_quotas(deals, history, org, timeline)
-    name_idx = streams[6].integers(0, sf.NAME_CHOICES, book.account_segment.shape[0])
+    name_idx = np.asarray(streams[6].integers(0, sf.NAME_CHOICES, book.account_segment.shape[0]))
 
     files: dict[str, int] = {}
     files["User.csv"] = sf.write_users(out_dir / "User.csv", org, timeline)

@@ -138,7 +138,7 @@ def _decide(
     n = motion.shape[0]
     mo = int(motion[0]) if n else NEW
     unit = ROUND_TO[segment].astype(np.int64)
-    intent = rng.normal(0.0, 1.0, n)
+    intent = np.asarray(rng.normal(0.0, 1.0, n))
     contacts = 1 + np.minimum(rng.poisson(CONTACT_BASE[segment] * np.exp(0.45 * intent)), 9)
     tendency = np.where(org.skill[owner] != 0, org.slip_tendency[owner], 0.1)
     slipper = rng.random(n) < tendency * (0.3 if mo == RENEWAL else 1.0)
@@ -176,7 +176,7 @@ def _decide(
     ).astype(np.int8)  # fmt: skip
     abandoned = (~won) & np.isin(loss_reason, (2, 5)) & (rng.random(n) < 0.5)
     close_day = np.where(
-        abandoned, death + 7 + rng.exponential(120.0, n).astype(np.int64), death
+        abandoned, death + 7 + np.asarray(rng.exponential(120.0, n)).astype(np.int64), death
     ).astype(np.int64)
     close_s = close_day * SECONDS_PER_DAY + rng.integers(*BUSINESS_SECONDS, n)
 
@@ -202,14 +202,16 @@ def _decide(
         final = np.where(amount_mult[:, k] > 0, final * amount_mult[:, k], final)
     final_amount = _round_to(final, unit)
 
+    product: np.ndarray
+    lead: np.ndarray
     if mo == NEW:
         product = np.where(segment == 0, rng.integers(0, 2, n), segment + rng.integers(0, 2, n))
-        lead = rng.choice(6, size=n, p=[0.3, 0.3, 0.12, 0.1, 0.1, 0.08])
+        lead = np.asarray(rng.choice(6, size=n, p=[0.3, 0.3, 0.12, 0.1, 0.1, 0.08]))
     elif mo == EXPANSION:
-        product = 4 + rng.integers(0, 2, n)
+        product = 4 + np.asarray(rng.integers(0, 2, n))
         lead = np.full(n, 6)
     else:
-        product = np.minimum(3, segment + 1)
+        product = np.asarray(np.minimum(3, segment + 1))
         lead = np.full(n, 6)
     has_rival = (loss_reason == 1) | (rng.random(n) < 0.3)
     competitor = np.where(has_rival, rng.integers(0, len(COMPETITORS), n), -1)
@@ -245,7 +247,7 @@ def _decide(
 def _pick_rows(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One categorical draw per row of a [n, k] probability matrix."""
     cumulative = np.cumsum(probabilities, axis=1)
-    u = rng.random(probabilities.shape[0])[:, None] * cumulative[:, -1:]
+    u = np.asarray(rng.random(probabilities.shape[0]))[:, None] * cumulative[:, -1:]
     return (u > cumulative).sum(axis=1)
 
 

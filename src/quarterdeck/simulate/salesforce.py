@@ -139,8 +139,8 @@ def write_accounts(
         rng.lognormal(np.log(np.array([40.0, 600.0, 8000.0])[seg]), 0.7)
     ).astype(np.int64) + 5  # fmt: skip
     revenue = np.round(employees * rng.uniform(120_000, 260_000, n), -3).astype(np.int64)
-    country = rng.choice(len(COUNTRIES), size=n, p=COUNTRY_MIX)
-    industry = rng.integers(0, len(INDUSTRIES), n)
+    country = np.asarray(rng.choice(len(COUNTRIES), size=n, p=COUNTRY_MIX))
+    industry = np.asarray(rng.integers(0, len(INDUSTRIES), n))
     owner = org.owner_at(book.account_seat, np.full(n, timeline.days - 1), rng)
     user_ids = sf_ids(USER, np.arange(org.users))
 
