@@ -91,20 +91,6 @@ class ImportBatch:
     def rows_rejected(self) -> int:
         return len({(r.file, r.line) for r in self.rejects})
 
-    @property
-    def tables(self) -> dict[str, pa.Table]:
-        names = (
-            "deals",
-            "history",
-            "field_events",
-            "accounts",
-            "users",
-            "stages",
-            "activities",
-            "targets",
-        )
-        return {n: t for n in names if (t := getattr(self, n)) is not None}
-
 
 def append(table: pa.Table | None, more: pa.Table | None) -> pa.Table | None:
     """``table`` followed by ``more`` (either may be None); columns one lacks are null."""
