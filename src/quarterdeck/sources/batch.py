@@ -26,6 +26,7 @@ __all__ = [
     "is_sorted",
     "keep",
     "public_columns",
+    "skipped_rows",
 ]
 
 
@@ -106,6 +107,20 @@ def public_columns(table: pa.Table) -> pa.Table:
     return table.drop_columns([c for c in table.column_names if c.startswith("_")])
 
 
+def skipped_rows(
+    cells: Cells, batch: ImportBatch, column: str, message: str, *, when: bool = True
+) -> np.ndarray:
+    """Rows whose true/false ``column`` equals ``when`` (an empty cell counts as the other
+    value), noted in ``batch`` with ``message``; all False when the file lacks the column."""
+    if not cells.has(column):
+        return np.zeros(cells.rows, dtype=bool)
+    flags = pc.fill_null(cells.boolean(column), not when).to_numpy(zero_copy_only=False)
+    skip = flags if when else ~flags
+    if skip.any():
+        batch.notices.append(Notice(cells.file.name, column, int(skip.sum()), message))
+    return np.asarray(skip, dtype=bool)
+
+
 def finish_rows(
     cells: Cells,
     batch: ImportBatch,
@@ -113,25 +128,14 @@ def finish_rows(
     key: str,
     what: str,
     column: str | None = "Id",
-    deleted: str | None = "IsDeleted",
+    skip: np.ndarray | None = None,
 ) -> pa.Table:
-    """The canonical rows of one file, without its deleted and unreadable rows (noted and
-    rejected in ``batch``) and with one row per ``key`` (see ``drop_duplicates``).
-
-    ``column`` is the file's column that holds the key, for messages; ``deleted`` the file's
-    deleted-record flag, if it has one.
-    """
+    """The canonical rows of one file, without its unreadable rows (rejected in ``batch``),
+    without the rows in ``skip`` (such as deleted records, see ``skipped_rows``) and with one
+    row per ``key`` (see ``drop_duplicates``). ``column`` names the key in the file."""
     table = pa.table({**columns, "_row": pa.array(np.arange(cells.rows, dtype=np.int64))})
-    skip = np.zeros(cells.rows, dtype=bool)
-    if deleted and cells.has(deleted):
-        skip = pc.fill_null(cells.boolean(deleted, default=False), False).to_numpy(
-            zero_copy_only=False
-        )
-        if skip.any():
-            batch.notices.append(
-                Notice(cells.file.name, deleted, int(skip.sum()), "are deleted records; skipped")
-            )
-    table = keep(table, cells.rejected() | skip)
+    dropped = cells.rejected() if skip is None else cells.rejected() | skip
+    table = keep(table, dropped)
     batch.rejects.extend(cells.rejects())
     table, duplicates = drop_duplicates(
         cells.file, table, key, what=what, notices=batch.notices, column=column

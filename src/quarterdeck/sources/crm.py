@@ -61,19 +61,16 @@ def motion_of(kind: pa.Array) -> pa.Array:
 def role_of(title: pa.Array) -> pa.Array:
     """Canonical role from a job title or CRM role name; reps unless the title says more."""
     low = pc.utf8_lower(pc.fill_null(title, ""))
-    rules = [
-        (r"\bceo\b|chief executive|founder|owner|president$", "ceo"),
+    rules = [  # the first that matches wins
+        (r"\bceo\b|chief executive|founder|^owner$|^president$", "ceo"),
         (r"\bvp\b|vice president|\bcro\b|chief revenue|head of sales|director|svp|evp", "leader"),
         (r"manager|team lead|supervisor", "manager"),
-        (r"analyst|operations|revops|ops\b", "analyst"),
+        (r"analyst|operations|revops|\bops\b", "analyst"),
         (r"admin", "admin"),
     ]
-    result = pa.scalar("rep", pa.string())
-    out: pa.Array | pa.Scalar = result
+    out = pa.array(["rep"] * len(low), pa.string())
     for pattern, role in reversed(rules):
         out = pc.if_else(pc.match_substring_regex(low, pattern), role, out)
-    if isinstance(out, pa.Scalar):
-        return pa.array([out.as_py()] * len(title), pa.string())
     return out
 
 

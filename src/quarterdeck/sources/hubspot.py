@@ -38,6 +38,7 @@ from quarterdeck.sources.batch import (
     drop_duplicates,
     finish_rows,
     keep,
+    skipped_rows,
 )
 from quarterdeck.sources.crm import (
     FORECAST_CATEGORY_NAMES,
@@ -231,20 +232,7 @@ def _stage_book(files: Mapping[str, list[CsvFile]], batch: ImportBatch) -> _Stag
             if cells.has("probability")
             else pa.nulls(n, pa.float64())
         )
-        deleted = np.zeros(n, dtype=bool)
-        if cells.has("_fivetran_deleted"):
-            deleted = pc.fill_null(cells.boolean("_fivetran_deleted"), False).to_numpy(
-                zero_copy_only=False
-            )
-            if deleted.any():
-                batch.notices.append(
-                    Notice(
-                        file.name,
-                        "_fivetran_deleted",
-                        int(deleted.sum()),
-                        "are deleted stages; skipped",
-                    )
-                )
+        deleted = skipped_rows(cells, batch, "_fivetran_deleted", "are deleted stages; skipped")
         rejected = cells.rejected()
         batch.rejects.extend(cells.rejects())
         labels = label.to_pylist()
@@ -450,14 +438,9 @@ def _deals(
             del columns[name]
     if "created_at" in cols and "close_date" in cols:
         close_before_create(cells, close, created, batch.notices, cols["close_date"])
-    table = finish_rows(
-        cells, batch, columns, "deal_id", "deal id", column=None, deleted="is_deleted"
-    )
-    rejected = cells.rejected()
-    if cells.has("is_deleted"):
-        rejected = rejected | pc.fill_null(
-            cells.boolean("is_deleted", default=False), False
-        ).to_numpy(zero_copy_only=False)
+    deleted = skipped_rows(cells, batch, "is_deleted", "are deleted deals; skipped")
+    table = finish_rows(cells, batch, columns, "deal_id", "deal id", column=None, skip=deleted)
+    rejected = cells.rejected() | deleted
     derived = [
         {
             "pipeline": row["pipeline"],
@@ -550,20 +533,13 @@ def _stage_history(
     at = cells.timestamp("date_entered", required=True)
     value = cells.text("value", required=True)
     stage = pa.array([book.label(v) if book else v for v in value.to_pylist()], pa.string())
-    skip = np.zeros(cells.rows, dtype=bool)
-    if cells.has("_fivetran_active"):
-        skip = ~pc.fill_null(cells.boolean("_fivetran_active", default=True), True).to_numpy(
-            zero_copy_only=False
-        )
-        if skip.any():
-            batch.notices.append(
-                Notice(
-                    file.name,
-                    "_fivetran_active",
-                    int(skip.sum()),
-                    "are superseded versions of a stage entry; skipped",
-                )
-            )
+    skip = skipped_rows(
+        cells,
+        batch,
+        "_fivetran_active",
+        "are superseded versions of a stage entry; skipped",
+        when=False,
+    )
     table = pa.table({"deal_id": deal_id, "at": at, "stage": stage, "_row": row_index(cells.rows)})
     return cells, table, skip
 

@@ -30,6 +30,7 @@ from quarterdeck.sources.batch import (
     finish_rows,
     is_sorted,
     keep,
+    skipped_rows,
 )
 from quarterdeck.sources.crm import (
     FORECAST_CATEGORY_NAMES,
@@ -241,6 +242,11 @@ def _id(cells: Cells, column: str, *, required: bool = False) -> pa.Array:
     return pc.if_else(null_id, pa.scalar(None, pa.string()), values)
 
 
+def _deleted(cells: Cells, batch: ImportBatch) -> np.ndarray:
+    """Records Salesforce marks as deleted (IsDeleted, or is_deleted in a warehouse)."""
+    return skipped_rows(cells, batch, "IsDeleted", "are deleted records; skipped")
+
+
 def _probability(cells: Cells, column: str) -> pa.Array:
     if not cells.has(column):
         return pa.nulls(cells.rows, pa.float64())
@@ -355,7 +361,13 @@ def _opportunities(
     if not report or cells.has("CreatedDate"):
         close_before_create(cells, close, created, batch.notices, "CloseDate")
     deals = finish_rows(
-        cells, batch, columns, "deal_id", "opportunity Id", "Id" if cells.has("Id") else "Name"
+        cells,
+        batch,
+        columns,
+        "deal_id",
+        "opportunity Id",
+        "Id" if cells.has("Id") else "Name",
+        skip=_deleted(cells, batch),
     )
     lost = pc.invert(pc.is_in(deal_id, value_set=deals.column("deal_id").combine_chunks()))
     for row in np.flatnonzero(pc.fill_null(lost, False).to_numpy(zero_copy_only=False)):
@@ -615,7 +627,9 @@ def _accounts(file: CsvFile, batch: ImportBatch) -> pa.Table:
         else pa.nulls(n, pa.timestamp("s")),
         "custom": custom_json(cells, custom_columns),
     }
-    return finish_rows(cells, batch, columns, "account_id", "account Id")
+    return finish_rows(
+        cells, batch, columns, "account_id", "account Id", skip=_deleted(cells, batch)
+    )
 
 
 def _users(file: CsvFile, batch: ImportBatch) -> pa.Table:
@@ -651,7 +665,7 @@ def _users(file: CsvFile, batch: ImportBatch) -> pa.Table:
         "end_date": end,
         "custom": custom_json(cells, custom_columns),
     }
-    return finish_rows(cells, batch, columns, "user_id", "user Id")
+    return finish_rows(cells, batch, columns, "user_id", "user Id", skip=_deleted(cells, batch))
 
 
 _ACTIVITY_KINDS = {
@@ -703,7 +717,9 @@ def _activities(file: CsvFile, batch: ImportBatch) -> pa.Table:
         "direction": direction,
         "who": _id(cells, "OwnerId") if cells.has("OwnerId") else pa.nulls(n, pa.string()),
     }
-    return finish_rows(cells, batch, columns, "activity_id", "activity Id")
+    return finish_rows(
+        cells, batch, columns, "activity_id", "activity Id", skip=_deleted(cells, batch)
+    )
 
 
 def _contact_roles(file: CsvFile, batch: ImportBatch) -> pa.Table:
@@ -720,7 +736,9 @@ def _contact_roles(file: CsvFile, batch: ImportBatch) -> pa.Table:
         "direction": pa.nulls(n, pa.string()),
         "who": _id(cells, "ContactId", required=True),
     }
-    return finish_rows(cells, batch, columns, "activity_id", "contact role Id")
+    return finish_rows(
+        cells, batch, columns, "activity_id", "contact role Id", skip=_deleted(cells, batch)
+    )
 
 
 def _quotas(file: CsvFile, batch: ImportBatch, users: pa.Table | None) -> pa.Table:
@@ -758,7 +776,13 @@ def _quotas(file: CsvFile, batch: ImportBatch, users: pa.Table | None) -> pa.Tab
         ),
     }
     table = finish_rows(
-        cells, batch, columns, "_key", "quota (start, owner)", column=None, deleted="IsDeleted"
+        cells,
+        batch,
+        columns,
+        "_key",
+        "quota (start, owner)",
+        column=None,
+        skip=_deleted(cells, batch),
     )
     return table.drop_columns(["_key"])
 
