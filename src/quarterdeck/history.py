@@ -31,7 +31,14 @@ from quarterdeck.model import MONEY, TABLES, TRACKED_ARROW_TYPES, TRACKED_FIELDS
 from quarterdeck.sources.batch import ImportBatch, is_sorted, public_columns
 from quarterdeck.store import Store
 
-__all__ = ["apply_batch", "canonical_text", "deals_as_of", "typed_value", "write_rows"]
+__all__ = [
+    "apply_batch",
+    "canonical_text",
+    "deals_as_of",
+    "deals_at",
+    "typed_value",
+    "write_rows",
+]
 
 _IBIS_TYPES = {
     "stage": "string",
@@ -486,3 +493,34 @@ def deals_as_of(store: Store, at: datetime) -> ir.Table:
         is_closed=joined.is_closed.fill_null(False),
         is_won=joined.is_won.fill_null(False),
     )
+
+
+def deals_at(store: Store, at: datetime | None) -> ir.Table:
+    """Every deal as it stood at ``at``: the ``deals`` table itself when no change after
+    ``at`` is recorded (the usual case: a report as of the latest import), else the state
+    rebuilt from ``deal_events`` by :func:`deals_as_of`.
+
+    Both give the columns deal_id, account_id, owner_id, motion, created_at, name, pipeline,
+    stage, amount, close_date, forecast_category, probability, is_closed and is_won.
+    """
+    deals = store.table("deals")
+    columns = (
+        "deal_id", "account_id", "motion", "created_at", *TRACKED_FIELDS, "is_closed", "is_won"
+    )  # fmt: skip
+    events = store.table("deal_events")
+    later = at is not None and store.scalar(
+        events.filter(events.at > ibis.literal(at, "timestamp")).count()
+    )
+    if at is None or not later:
+        current = deals.select(*columns, "name", "pipeline")
+        if at is not None:
+            current = current.filter(
+                current.created_at.isnull() | (current.created_at <= ibis.literal(at, "timestamp"))
+            )
+        return current.mutate(
+            is_closed=current.is_closed.fill_null(False), is_won=current.is_won.fill_null(False)
+        )
+    past = deals_as_of(store, at)
+    names = deals.select(_id=deals.deal_id, name=deals.name, pipeline=deals.pipeline)
+    joined = past.join(names, past.deal_id == names._id)
+    return joined.select(*columns, "name", "pipeline")

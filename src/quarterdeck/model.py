@@ -48,7 +48,7 @@ TRACKED_ARROW_TYPES = {
 }
 """The Arrow type of each tracked field, for importers and history working on Arrow data."""
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -261,6 +261,7 @@ TABLES: dict[str, Table] = {
                 _c("week_of", "date", "Monday of the meeting's week."),
                 _c("held_at", "timestamp", "When it was marked held; empty while open."),
                 _c("notes", "string", "Decisions and notes."),
+                _c("created_at", "timestamp", "When the meeting was opened."),
             ),
             ("meeting_id",),
         ),
@@ -279,8 +280,34 @@ TABLES: dict[str, Table] = {
                 _c("metric", "string", "A metric that shows progress."),
                 _c("created_at", "timestamp", "When it was raised."),
                 _c("updated_at", "timestamp", "When it last changed."),
+                _c("meeting_id", "string", "The meeting it was raised in."),
+                _c("closed_at", "timestamp", "When it was marked done or dropped."),
             ),
             ("item_id",),
+        ),
+        Table(
+            "item_updates",
+            "Every change to a meeting item: who, when, what it was before and after.",
+            (
+                _c("item_id", "string", "The item that changed.", False),
+                _c("at", "timestamp", "When it changed.", False),
+                _c("by", "string", "Who changed it (user id or name)."),
+                _c("field", "string", "The field changed, or 'note' for a progress update.", False),
+                _c("old_value", "string", "Value before; empty for a new item or a note."),
+                _c("new_value", "string", "Value after, or the text of the note."),
+                _c("meeting_id", "string", "The meeting during which it changed, if any."),
+                _c("seq", "int64", "Order of writing, to break ties in time.", False),
+            ),
+        ),
+        Table(
+            "settings",
+            "Settings kept in the database, such as risk thresholds and the target mix.",
+            (
+                _c("key", "string", "Setting name, such as risk.stalled_quantile.", False),
+                _c("value", "string", "The value as JSON.", False),
+                _c("updated_at", "timestamp", "When it was last set."),
+            ),
+            ("key",),
         ),
         Table(
             "assessments",

@@ -41,7 +41,24 @@ def _create_all(store: Store) -> None:
         store.backend.create_table(table.name, schema=table.schema)
 
 
-MIGRATIONS: dict[int, Migration] = {1: _create_all}
+def _add_missing(store: Store) -> None:
+    """Create tables and columns the database lacks (version 2: the meeting record and
+    settings). Idempotent, so it is safe after ``_create_all`` built the latest shape."""
+    existing = set(store.backend.list_tables())
+    for table in TABLES.values():
+        if table.name not in existing:
+            store.backend.create_table(table.name, schema=table.schema)
+            continue
+        have = set(store.backend.get_schema(table.name).names)
+        for column in table.columns:
+            if column.name not in have:
+                sql_type = store.backend.compiler.type_mapper.to_string(column.type)
+                store.backend.raw_sql(
+                    f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {sql_type}'
+                )
+
+
+MIGRATIONS: dict[int, Migration] = {1: _create_all, 2: _add_missing}
 """Schema version -> the step that brings the previous version to it. Append, never edit."""
 
 
