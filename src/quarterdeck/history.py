@@ -36,6 +36,7 @@ __all__ = [
     "canonical_text",
     "deals_as_of",
     "deals_at",
+    "event_order",
     "typed_value",
     "write_rows",
 ]
@@ -460,18 +461,19 @@ def _events(deal_id: pa.Array, at: pa.Array, field: str, old: pa.Array, new: pa.
 def deals_as_of(store: Store, at: datetime) -> ir.Table:
     """Every deal that existed at ``at``, with its tracked fields as they stood then.
 
-    ``is_closed`` and ``is_won`` follow from the stage as of ``at`` (via ``stages``); deals
-    with no event at or before ``at`` are not included.
+    Each field's value is the ``new_value`` of its latest event at or before ``at`` (ties in
+    time broken by ``seq``; times are compared to the second). ``is_closed`` and ``is_won``
+    follow from the stage as of ``at`` (via ``stages``); deals with no event at or before
+    ``at`` are not included.
     """
     events = store.table("deal_events")
     events = events.filter(events.at <= ibis.literal(at, "timestamp"))
-    window = ibis.window(
-        group_by=["deal_id", "field"], order_by=[ibis.desc("at"), ibis.desc("seq")]
-    )
-    ranked = events.mutate(_rank=ibis.row_number().over(window))
-    last = ranked.filter(ranked._rank == 0)
-    wide = last.group_by("deal_id").aggregate(
-        **{f: last.new_value.max(where=last.field == f) for f in TRACKED_FIELDS}
+    order = event_order(events)
+    wide = events.group_by("deal_id").aggregate(
+        **{
+            f: store.last_of(events.new_value, order, where=events.field == f)
+            for f in TRACKED_FIELDS
+        }
     )
     wide = wide.mutate(**{f: typed_value(f, wide[f]) for f in TRACKED_FIELDS if f != "stage"})
     deals = store.table("deals").select("deal_id", "pipeline", "account_id", "motion", "created_at")
@@ -493,6 +495,11 @@ def deals_as_of(store: Store, at: datetime) -> ir.Table:
         is_closed=joined.is_closed.fill_null(False),
         is_won=joined.is_won.fill_null(False),
     )
+
+
+def event_order(events: ir.Table) -> ir.IntegerValue:
+    """One integer that orders events as ``(at, seq)`` do: seconds since 1970 x 10^9 + seq."""
+    return events.at.epoch_seconds().cast("int64") * 1_000_000_000 + events.seq
 
 
 def deals_at(store: Store, at: datetime | None) -> ir.Table:

@@ -213,6 +213,19 @@ class Store:
     def scalar(self, expr: ir.Scalar) -> Any:
         return self.backend.execute(expr)
 
+    def last_of(
+        self, value: ir.Column, key: ir.IntegerColumn, where: ir.BooleanValue | None = None
+    ) -> ir.Scalar:
+        """Aggregate: ``value`` of the row with the largest ``key``, nulls included.
+
+        DuckDB has a fast native aggregate for it (``arg_max_null``, several times faster
+        than an ordered ``first``, which matters over millions of history events); other
+        engines get Ibis's portable ``argmax``.
+        """
+        if self.backend.name == "duckdb":
+            return _arg_max_null(value, key, where=where)  # type: ignore[no-any-return]
+        return value.argmax(key, where=where)
+
     def sql(self, expr: ir.Expr) -> str:
         """The SQL this store's engine runs for ``expr`` (for ``--explain``)."""
         return str(ibis.to_sql(expr, dialect=self.backend.name))
@@ -311,6 +324,11 @@ class Store:
     def next_value(self, table: str, column: str) -> int:
         value = self.backend.execute(self.table(table)[column].max())
         return 0 if value is None else int(value)
+
+
+@ibis.udf.agg.builtin(name="arg_max_null")
+def _arg_max_null(arg: str, key: int) -> str:  # type: ignore[empty-body]
+    """DuckDB's arg_max_null: ``arg`` at the row of the largest ``key``, even when null."""
 
 
 def rows_col(rows: ir.Table, name: str, schema: ibis.Schema) -> ir.Value:
