@@ -458,8 +458,9 @@ def _events(deal_id: pa.Array, at: pa.Array, field: str, old: pa.Array, new: pa.
 # -- as of ----------------------------------------------------------------------------------
 
 
-def deals_as_of(store: Store, at: datetime) -> ir.Table:
-    """Every deal that existed at ``at``, with its tracked fields as they stood then.
+def deals_as_of(store: Store, at: datetime, only: ir.Table | None = None) -> ir.Table:
+    """Every deal that existed at ``at``, with its tracked fields as they stood then
+    (only the deals whose ``deal_id`` is in ``only``, when given).
 
     Each field's value is the ``new_value`` of its latest event at or before ``at`` (ties in
     time broken by ``seq``; times are compared to the second). ``is_closed`` and ``is_won``
@@ -468,6 +469,8 @@ def deals_as_of(store: Store, at: datetime) -> ir.Table:
     """
     events = store.table("deal_events")
     events = events.filter(events.at <= ibis.literal(at, "timestamp"))
+    if only is not None:
+        events = events.semi_join(only, "deal_id")
     order = event_order(events)
     wide = events.group_by("deal_id").aggregate(
         **{
@@ -503,31 +506,47 @@ def event_order(events: ir.Table) -> ir.IntegerValue:
 
 
 def deals_at(store: Store, at: datetime | None) -> ir.Table:
-    """Every deal as it stood at ``at``: the ``deals`` table itself when no change after
-    ``at`` is recorded (the usual case: a report as of the latest import), else the state
-    rebuilt from ``deal_events`` by :func:`deals_as_of`.
+    """Every deal as it stood at ``at``, with the columns deal_id, account_id, motion,
+    created_at, the tracked fields, is_closed, is_won, name and pipeline.
 
-    Both give the columns deal_id, account_id, owner_id, motion, created_at, name, pipeline,
-    stage, amount, close_date, forecast_category, probability, is_closed and is_won.
+    Deals with no change recorded after ``at`` are read from the ``deals`` table as they
+    are (those created after ``at`` left out); only deals that changed after ``at`` are
+    rebuilt from ``deal_events`` by :func:`deals_as_of`. A report as of the latest import
+    reads the ``deals`` table alone; one of last week rebuilds the few deals touched since.
+    The result is kept for the store's next readers until the next write.
     """
-    deals = store.table("deals")
-    columns = (
-        "deal_id", "account_id", "motion", "created_at", *TRACKED_FIELDS, "is_closed", "is_won"
-    )  # fmt: skip
+    if at is None:
+        return _current_deals(store, None)
     events = store.table("deal_events")
-    later = at is not None and store.scalar(
-        events.filter(events.at > ibis.literal(at, "timestamp")).count()
-    )
-    if at is None or not later:
-        current = deals.select(*columns, "name", "pipeline")
-        if at is not None:
-            current = current.filter(
-                current.created_at.isnull() | (current.created_at <= ibis.literal(at, "timestamp"))
-            )
-        return current.mutate(
-            is_closed=current.is_closed.fill_null(False), is_won=current.is_won.fill_null(False)
-        )
-    past = deals_as_of(store, at)
+    changed = events.filter(events.at > ibis.literal(at, "timestamp")).select("deal_id").distinct()
+    if not store.scalar(changed.count()):
+        return _current_deals(store, at)
+    return store.remember(("deals_at", at), lambda: _deals_at(store, at, changed))
+
+
+def _deals_at(store: Store, at: datetime, changed: ir.Table) -> ir.Table:
+    columns = _DEAL_COLUMNS
+    deals = store.table("deals")
+    past = deals_as_of(store, at, only=changed)
     names = deals.select(_id=deals.deal_id, name=deals.name, pipeline=deals.pipeline)
-    joined = past.join(names, past.deal_id == names._id)
-    return joined.select(*columns, "name", "pipeline")
+    rebuilt = past.join(names, past.deal_id == names._id).select(*columns)
+    current = _current_deals(store, at)
+    return current.anti_join(changed, "deal_id").select(*columns).union(rebuilt)
+
+
+_DEAL_COLUMNS = (
+    "deal_id", "account_id", "motion", "created_at", *TRACKED_FIELDS, "is_closed", "is_won",
+    "name", "pipeline",
+)  # fmt: skip
+
+
+def _current_deals(store: Store, at: datetime | None) -> ir.Table:
+    deals = store.table("deals")
+    current = deals.mutate(
+        is_closed=deals.is_closed.fill_null(False), is_won=deals.is_won.fill_null(False)
+    ).select(*_DEAL_COLUMNS)
+    if at is not None:
+        current = current.filter(
+            current.created_at.isnull() | (current.created_at <= ibis.literal(at, "timestamp"))
+        )
+    return current

@@ -95,6 +95,7 @@ class Store:
         self.backend = self._connect()
         self._temp_names = itertools.count()
         self._in_transaction = False
+        self._cache: dict[tuple[Any, ...], ir.Table] = {}
         self._migrate()
 
     # -- connection ---------------------------------------------------------------------
@@ -238,6 +239,7 @@ class Store:
         if self._in_transaction:
             yield
             return
+        self.forget()
         self.backend.raw_sql("BEGIN TRANSACTION")
         self._in_transaction = True
         try:
@@ -249,6 +251,22 @@ class Store:
             self.backend.raw_sql("COMMIT")
         finally:
             self._in_transaction = False
+
+    def remember(self, key: tuple[Any, ...], build: Callable[[], ir.Table]) -> ir.Table:
+        """The result of ``build()`` kept in a temporary table under ``key`` until the next
+        write, so that several metrics of one report share one costly computation (such as
+        every deal's state at a past moment)."""
+        if key not in self._cache:
+            name = f"_qd_cache_{os.getpid()}_{next(self._temp_names)}"
+            self._cache[key] = self.backend.create_table(name, obj=build(), temp=True)
+        return self._cache[key]
+
+    def forget(self) -> None:
+        """Drop what :meth:`remember` kept (called before every write)."""
+        for table in self._cache.values():
+            with contextlib.suppress(Exception):
+                self.backend.drop_table(table.get_name(), force=True)
+        self._cache.clear()
 
     def stage(self, data: pa.Table) -> ir.Table:
         """Put in-memory rows into a temporary table for the engine to join against."""
@@ -265,6 +283,7 @@ class Store:
 
         ``constants`` fills columns that hold one value for every row, without building them.
         """
+        self.forget()
         columns = TABLES[table].column_names
         constants = dict(constants or {})
         if isinstance(rows, pa.Table) and self.target.engine == "duckdb":

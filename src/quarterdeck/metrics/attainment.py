@@ -1,0 +1,541 @@
+"""Revenue vs goal: closed bookings so far in a period against its target, with the pace,
+the projections it implies and the open pipeline that could still close the gap.
+
+This is the first item of the weekly brief. Every number is read from the deals as they
+stood at the report's moment (``as_of``), so a brief for a past week shows what was known
+that week: a deal won later, even with a close date backdated into that week, is not in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from functools import cached_property
+from typing import Any, Literal
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from quarterdeck.errors import InputError
+from quarterdeck.history import deals_at
+from quarterdeck.metrics.bookings import (
+    TARGET_SCOPES,
+    check_dimension,
+    in_period,
+    ratio,
+    rows_of,
+    with_dimension,
+)
+from quarterdeck.periods import Period
+from quarterdeck.store import Store
+
+__all__ = [
+    "ANY_KEY",
+    "EARLIER_PERIODS",
+    "EarlierPeriod",
+    "GoalDeal",
+    "GoalLine",
+    "RevenueVsGoal",
+    "check_moment",
+    "report_day",
+    "revenue_vs_goal",
+    "year_before",
+]
+
+EARLIER_PERIODS = 4
+"""How many earlier periods of the same kind the usual pace is read from."""
+
+_ZERO = Decimal("0.00")
+
+_DEAL_FIELDS = (
+    "deal_id", "name", "owner_id", "account_id", "motion", "amount", "close_date", "stage",
+    "is_closed", "is_won",
+)  # fmt: skip
+
+DealStatus = Literal["won", "due", "overdue"]
+
+
+# -- the moment and the period ----------------------------------------------------------------
+
+
+def check_moment(as_of: datetime, period: Period) -> None:
+    """Refuse an ``as_of`` that is not a datetime, or a ``period`` that is not a Period or
+    that starts after the day of ``as_of`` (a report cannot describe a period not begun)."""
+    if not isinstance(as_of, datetime):
+        kind = "a date" if isinstance(as_of, date) else repr(as_of)
+        raise InputError(
+            f"as_of must be a moment (a datetime such as 2024-07-01 00:00), not {kind}"
+        )
+    if not isinstance(period, Period):
+        raise InputError(f"expected a Period (such as Period.parse('2024-Q3')), not {period!r}")
+    if period.start > as_of.date():
+        raise InputError(
+            f"period {period.label} starts on {period.start}, after the report's day "
+            f"{as_of.date()}: choose the period holding that day or an earlier one"
+        )
+
+
+def report_day(as_of: datetime, period: Period) -> date:
+    """The last day of ``period`` the report counts: the day of ``as_of``, or the period's
+    end when the period is entirely in the past."""
+    return min(as_of.date(), period.end)
+
+
+def year_before(period: Period) -> Period:
+    """The period of the same kind a year earlier (for a quarter: four quarters back)."""
+
+    def minus_year(day: date) -> date:
+        # 29 February has no twin in the year before: take the 28th.
+        return day.replace(year=day.year - 1, day=min(day.day, 28 if day.month == 2 else 31))
+
+    if period.kind == "custom":
+        start, end = minus_year(period.start), minus_year(period.end)
+        return Period(start, end, f"{start}..{end}")
+    return Period.containing(minus_year(period.start), period.kind, period.fiscal_year_start_month)
+
+
+# -- results ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EarlierPeriod:
+    """Bookings of an earlier period up to the same point as the report's day.
+
+    ``through`` is that point: the same number of days after the period's start as the
+    report's day is after the current period's start (never past the period's end; the
+    whole period when the current one is complete). ``share_by_now`` = ``bookings_by_now``
+    / ``total``, None when the period booked nothing.
+    """
+
+    period: Period
+    through: date
+    bookings_by_now: Decimal
+    total: Decimal
+    won_count: int
+    share_by_now: Decimal | None
+
+
+@dataclass(frozen=True)
+class GoalLine:
+    """Revenue vs goal of one scope (the company, or one owner, team, segment, motion).
+
+    ``key`` is the dimension value (None for the company line, or for deals whose owner or
+    account is unknown). Every part that needs a target is None when the scope has none.
+    """
+
+    key: str | None
+    bookings: Decimal
+    won_count: int
+    target: Decimal | None
+    gap: Decimal | None
+    attainment: Decimal | None
+    expected_to_date: Decimal | None
+    pace: Decimal | None
+    straight_line_projection: Decimal
+    earlier: tuple[EarlierPeriod, ...]
+    usual_share: Decimal | None
+    usual_projection: Decimal | None
+    last_year: EarlierPeriod | None
+    pipeline: Decimal
+    pipeline_count: int
+    due: Decimal
+    due_count: int
+    overdue: Decimal
+    overdue_count: int
+    coverage: Decimal | None
+    target_met: bool
+
+
+@dataclass(frozen=True)
+class GoalDeal:
+    """One deal behind the numbers: won so far in the period, or open and due in it.
+
+    ``status`` is ``won``, ``due`` (open, close date from the report's day to the period's
+    end) or ``overdue`` (open, close date in the period but before the report's day);
+    ``key`` is the line it belongs to. Fields are as they stood at ``as_of``.
+    """
+
+    deal_id: str
+    name: str | None
+    owner_id: str | None
+    key: str | None
+    amount: Decimal | None
+    close_date: date | None
+    stage: str | None
+    status: DealStatus
+
+
+class _AnyKey:
+    """The type of ``ANY_KEY``: no filter on the line a deal belongs to."""
+
+    def __repr__(self) -> str:
+        return "ANY_KEY"
+
+
+ANY_KEY = _AnyKey()
+"""Ask :meth:`RevenueVsGoal.deals` for the deals of every line."""
+
+
+@dataclass(frozen=True)
+class RevenueVsGoal:
+    """Result of :func:`revenue_vs_goal`: the company line, one line per dimension value,
+    the deals behind them and the queries they were computed from.
+
+    The deals are kept as columns (``deals_table``, largest amount first) and turned into
+    :class:`GoalDeal` objects only when asked for, since a large company has tens of
+    thousands of them and a report lists a few.
+    """
+
+    as_of: datetime
+    period: Period
+    by: str | None
+    day: date
+    period_days: int
+    days_elapsed: int
+    days_left: int
+    weeks_left: int
+    earlier_periods: tuple[Period, ...]
+    last_year_period: Period
+    total: GoalLine
+    rows: tuple[GoalLine, ...]
+    deals_table: pa.Table = field(compare=False, repr=False)
+    lines_expr: ir.Table = field(compare=False, repr=False)
+    targets_expr: ir.Table = field(compare=False, repr=False)
+    deals_expr: ir.Table = field(compare=False, repr=False)
+
+    @property
+    def bookings(self) -> Decimal:
+        """Company closed-won value from the period's start to the report's day."""
+        return self.total.bookings
+
+    @property
+    def target(self) -> Decimal | None:
+        return self.total.target
+
+    @property
+    def gap(self) -> Decimal | None:
+        return self.total.gap
+
+    @property
+    def attainment(self) -> Decimal | None:
+        return self.total.attainment
+
+    @property
+    def coverage(self) -> Decimal | None:
+        return self.total.coverage
+
+    @cached_property
+    def won_deals(self) -> tuple[GoalDeal, ...]:
+        """Every deal behind the company's bookings to date, largest first."""
+        return self.deals(("won",))
+
+    @cached_property
+    def pipeline_deals(self) -> tuple[GoalDeal, ...]:
+        """Every open deal due in the period (due and overdue), largest first."""
+        return self.deals(("due", "overdue"))
+
+    def deals(
+        self,
+        statuses: tuple[DealStatus, ...] = ("won", "due", "overdue"),
+        key: str | _AnyKey | None = ANY_KEY,
+        limit: int | None = None,
+    ) -> tuple[GoalDeal, ...]:
+        """The deals of the given ``statuses``, of line ``key`` (None: the deals with no key;
+        by default every line), the ``limit`` largest (by default all), largest first."""
+        table = self.deals_table
+        keep = pc.is_in(table.column("status"), pa.array(statuses, pa.string()))
+        if not isinstance(key, _AnyKey):
+            column = table.column("key")
+            keep = pc.and_(keep, pc.is_null(column) if key is None else pc.equal(column, key))
+        table = table.filter(keep)
+        if limit is not None:
+            table = table.slice(0, limit)
+        return tuple(
+            GoalDeal(*values) for values in zip(*_columns(table, _GOAL_DEAL_FIELDS), strict=True)
+        )
+
+    def deals_of(self, key: str | None) -> tuple[tuple[GoalDeal, ...], tuple[GoalDeal, ...]]:
+        """The won deals and the pipeline deals of the line ``key``."""
+        return self.deals(("won",), key), self.deals(("due", "overdue"), key)
+
+    def expressions(self) -> dict[str, ir.Table]:
+        """Every query this result was computed from, by name (for ``--explain``)."""
+        return {"lines": self.lines_expr, "targets": self.targets_expr, "deals": self.deals_expr}
+
+
+_GOAL_DEAL_FIELDS = tuple(f.name for f in fields(GoalDeal))
+
+
+def _columns(table: pa.Table, names: tuple[str, ...]) -> list[list[Any]]:
+    """The columns ``names`` of ``table`` as Python lists (a column at a time is far faster
+    than a row at a time)."""
+    return [table.column(name).to_pylist() for name in names]
+
+
+# -- the metric -------------------------------------------------------------------------------
+
+
+def revenue_vs_goal(
+    store: Store, as_of: datetime, period: Period, by: str | None = None
+) -> RevenueVsGoal:
+    """Bookings so far in ``period`` against its target, with pace, projections and the
+    open pipeline against the remaining gap, for the company and optionally broken down
+    ``by`` owner, team, segment or motion (or account, which has no targets).
+
+    Definition. Deals are taken as they stood at ``as_of`` (``history.deals_at``). The
+    report's *day* is ``as_of.date()``, or the period's end when the period is entirely in
+    the past; a period that starts after ``as_of`` is refused.
+
+    * Bookings to date = sum of ``amount`` of won deals whose close date lies from the
+      period's start to the day, both included; won count = how many (a deal without an
+      amount counts but adds nothing). Target, gap (target - bookings) and attainment
+      (bookings / target) follow :func:`~quarterdeck.metrics.bookings.bookings`: the sum
+      of the scope's targets whose whole range lies inside the period; None without one.
+    * Days elapsed = days from the period's start to the day, both included; days left =
+      period days - days elapsed; weeks left = days left // 7.
+    * Straight-line pace: expected to date = target x elapsed / period days; pace =
+      bookings / expected (None without a target, or with a zero one); straight-line
+      projection = bookings x period days / elapsed.
+    * Usual pace: for each of the previous four periods of the same kind, the bookings
+      from its start to the same day offset (capped at its end; its whole when the
+      current period is complete) and its total; share by now = the first / the second.
+      Usual share = sum of bookings by the offset / sum of totals, over the earlier
+      periods with bookings (total > 0); usual projection = bookings to date / usual
+      share. Both None without such history (or when the usual share is zero). The same
+      period a year earlier is shown on its own (``last_year``) when a deal was won in it.
+      Earlier periods are read from the deals as known at ``as_of`` too.
+    * Coverage = open pipeline / gap, where open pipeline = amount of deals neither closed
+      nor won at ``as_of`` whose close date lies in the period. Coverage 3.0x means the
+      open pipeline is three times what is still needed. None without a target; when the
+      gap is zero or negative coverage is None and ``target_met`` is True. The pipeline
+      is split into *due* (close date from the day to the period's end) and *overdue*
+      (close date in the period but before the day, still open); due + overdue = pipeline.
+
+    Lines are listed for every dimension value with bookings to date, open pipeline in the
+    period or a target, largest bookings first; the current period's numbers of the lines
+    add up to the company line. ``won_deals`` and ``pipeline_deals`` list every deal
+    behind the bookings and the pipeline, each with the line it belongs to.
+    """
+    check_moment(as_of, period)
+    by = check_dimension(by)
+    day = report_day(as_of, period)
+    complete = day >= period.end
+    offset = (day - period.start).days
+    earlier_periods: list[Period] = []
+    step = period
+    for _ in range(EARLIER_PERIODS):
+        step = step.previous()
+        earlier_periods.append(step)
+    last_year = year_before(period)
+    windows = [(p, _through(p, offset, complete)) for p in (*earlier_periods, last_year)]
+
+    deals = deals_at(store, as_of)
+    keyed = with_dimension(store, deals.select(*_DEAL_FIELDS), by)
+    first = min(p.start for p, _ in windows)
+    f = _Conditions(keyed, period, day, as_of.date())
+    # Won deals from the earliest window to the period's end: one scan serves every window.
+    relevant = keyed.filter(f.won_to_date | f.open_in_period | f.won_between(first, period.end))
+    f = _Conditions(relevant, period, day, as_of.date())
+    metrics: dict[str, ir.Value] = {
+        "bookings": relevant.amount.sum(where=f.won_to_date),
+        "won_count": relevant.count(where=f.won_to_date),
+        "pipeline": relevant.amount.sum(where=f.open_in_period),
+        "pipeline_count": relevant.count(where=f.open_in_period),
+        "overdue": relevant.amount.sum(where=f.overdue),
+        "overdue_count": relevant.count(where=f.overdue),
+    }
+    for i, (p, through) in enumerate(windows):
+        in_p = f.won_between(p.start, p.end)
+        by_now = f.won_between(p.start, through)
+        metrics[f"p{i}_total"] = relevant.amount.sum(where=in_p)
+        metrics[f"p{i}_count"] = relevant.count(where=in_p)
+        metrics[f"p{i}_by_now"] = relevant.amount.sum(where=by_now)
+    lines_expr = relevant.group_by("key").aggregate(**metrics)
+    targets_expr = _targets_expr(store, period, by)
+    deals_expr = _deals_expr(relevant, f)
+
+    goals = {(r["scope"] == "company", r["key"]): r["target"] for r in rows_of(store, targets_expr)}
+    grouped = rows_of(store, lines_expr)
+    numbers = {r["key"]: _numbers(r, len(windows)) for r in grouped}
+    company = _sum_numbers(numbers.values(), len(windows))
+    elapsed = offset + 1
+    shape = (period.days, elapsed, windows)
+    total = _line(None, company, goals.get((True, None)), shape)
+    rows: tuple[GoalLine, ...] = ()
+    if by is not None:
+        keys = {k for k, n in numbers.items() if n["won_count"] or n["pipeline_count"]}
+        keys |= {k for (is_company, k) in goals if not is_company}
+        empty = _sum_numbers((), len(windows))
+        lines = [_line(k, numbers.get(k, empty), goals.get((False, k)), shape) for k in keys]
+        lines.sort(key=lambda line: (-line.bookings, line.key is None, line.key or ""))
+        rows = tuple(lines)
+
+    deals_table = store.to_arrow(deals_expr)
+
+    days_left = period.days - elapsed
+    return RevenueVsGoal(
+        as_of=as_of,
+        period=period,
+        by=by,
+        day=day,
+        period_days=period.days,
+        days_elapsed=elapsed,
+        days_left=days_left,
+        weeks_left=days_left // 7,
+        earlier_periods=tuple(earlier_periods),
+        last_year_period=last_year,
+        total=total,
+        rows=rows,
+        deals_table=deals_table,
+        lines_expr=lines_expr,
+        targets_expr=targets_expr,
+        deals_expr=deals_expr,
+    )
+
+
+# -- pieces -----------------------------------------------------------------------------------
+
+
+def _through(period: Period, offset: int, complete: bool) -> date:
+    """The same point in an earlier ``period``: ``offset`` days after its start, capped at
+    its end, or its end when the current period is complete."""
+    if complete:
+        return period.end
+    return min(period.start + timedelta(days=offset), period.end)
+
+
+def _between(column: ir.DateValue, start: date, end: date) -> ir.BooleanValue:
+    return column.between(ibis.literal(start, "date"), ibis.literal(end, "date"))
+
+
+def _targets_expr(store: Store, period: Period, by: str | None) -> ir.Table:
+    """Targets inside ``period`` summed per scope: the company's, and per ``scope_id`` for
+    the scope that holds the goals of dimension ``by``."""
+    targets = store.table("targets")
+    scopes = ["company"]
+    scope = TARGET_SCOPES.get(by or "")
+    if scope is not None:
+        scopes.append(scope)
+    inside = targets.filter(
+        targets.period_start >= ibis.literal(period.start, "date"),
+        targets.period_end <= ibis.literal(period.end, "date"),
+        targets.scope.isin(scopes),
+        (targets.scope == "company") | targets.scope_id.notnull(),
+    )
+    key = ibis.cases((inside.scope == "company", ibis.null("string")), else_=inside.scope_id)
+    return inside.group_by("scope", key=key.cast("string")).aggregate(target=inside.amount.sum())
+
+
+class _Conditions:
+    """Which deals of ``deals`` count where: won so far, open and due in the period,
+    overdue, won in a range of days (nulls read as false)."""
+
+    def __init__(self, deals: ir.Table, period: Period, day: date, as_of_day: date) -> None:
+        self.deals = deals
+        self.won_to_date = self.won_between(period.start, day)
+        is_open = ~(deals.is_closed | deals.is_won)
+        self.open_in_period = (is_open & in_period(deals.close_date, period)).fill_null(False)
+        before_day = (deals.close_date < ibis.literal(as_of_day, "date")).fill_null(False)
+        self.overdue = self.open_in_period & before_day
+
+    def won_between(self, start: date, end: date) -> ir.BooleanValue:
+        deals = self.deals
+        return (deals.is_won & _between(deals.close_date, start, end)).fill_null(False)
+
+
+def _deals_expr(relevant: ir.Table, f: _Conditions) -> ir.Table:
+    """The deals behind the current period's numbers, largest first."""
+    status = ibis.cases((f.won_to_date, "won"), (f.overdue, "overdue"), else_="due")
+    listed = relevant.mutate(status=status).filter(f.won_to_date | f.open_in_period)
+    listed = listed.select(
+        "deal_id", "name", "owner_id", "key", "amount", "close_date", "stage", "status"
+    )
+    return listed.order_by(listed.amount.isnull(), ibis.desc("amount"), "deal_id")
+
+
+def _numbers(row: dict[str, Any], windows: int) -> dict[str, Any]:
+    """A row of the lines query with money as Decimal (0 where nothing was summed)."""
+    out: dict[str, Any] = {}
+    for name in ("bookings", "pipeline", "overdue"):
+        out[name] = _money(row[name])
+    for name in ("won_count", "pipeline_count", "overdue_count"):
+        out[name] = int(row[name] or 0)
+    for i in range(windows):
+        out[f"p{i}_total"] = _money(row[f"p{i}_total"])
+        out[f"p{i}_count"] = int(row[f"p{i}_count"] or 0)
+        out[f"p{i}_by_now"] = _money(row[f"p{i}_by_now"])
+    return out
+
+
+def _sum_numbers(parts: Iterable[dict[str, Any]], windows: int) -> dict[str, Any]:
+    names = ["bookings", "pipeline", "overdue", "won_count", "pipeline_count", "overdue_count"]
+    for i in range(windows):
+        names += [f"p{i}_total", f"p{i}_count", f"p{i}_by_now"]
+    total: dict[str, Any] = {n: (0 if n.endswith("_count") else _ZERO) for n in names}
+    for part in parts:
+        for n in names:
+            total[n] += part[n]
+    return total
+
+
+def _money(value: Any) -> Decimal:
+    return _ZERO if value is None else Decimal(value)
+
+
+def _line(
+    key: str | None,
+    n: dict[str, Any],
+    target: Decimal | None,
+    shape: tuple[int, int, list[tuple[Period, date]]],
+) -> GoalLine:
+    period_days, elapsed, windows = shape
+    booked: Decimal = n["bookings"]
+    pipeline: Decimal = n["pipeline"]
+    gap = None if target is None else target - booked
+
+    earlier = []
+    for i, (p, through) in enumerate(windows):
+        total: Decimal = n[f"p{i}_total"]
+        by_now: Decimal = n[f"p{i}_by_now"]
+        earlier.append(
+            EarlierPeriod(p, through, by_now, total, n[f"p{i}_count"], _share(by_now, total))
+        )
+    previous, last_year = earlier[:-1], earlier[-1]
+    with_history = [e for e in previous if e.total > 0]
+    sum_by_now = sum((e.bookings_by_now for e in with_history), _ZERO)
+    sum_totals = sum((e.total for e in with_history), _ZERO)
+    usual_share = ratio(sum_by_now, sum_totals)
+    # bookings / (sum_by_now / sum_totals), written as one division to keep it exact.
+    usual_projection = None if not usual_share else ratio(booked * sum_totals, sum_by_now)
+
+    return GoalLine(
+        key=key,
+        bookings=booked,
+        won_count=n["won_count"],
+        target=target,
+        gap=gap,
+        attainment=None if target is None else ratio(booked, target),
+        expected_to_date=None if target is None else target * elapsed / period_days,
+        pace=None if target is None else ratio(booked * period_days, target * elapsed),
+        straight_line_projection=booked * period_days / elapsed,
+        earlier=tuple(previous),
+        usual_share=usual_share,
+        usual_projection=usual_projection,
+        last_year=last_year if last_year.won_count else None,
+        pipeline=pipeline,
+        pipeline_count=n["pipeline_count"],
+        due=pipeline - n["overdue"],
+        due_count=n["pipeline_count"] - n["overdue_count"],
+        overdue=n["overdue"],
+        overdue_count=n["overdue_count"],
+        coverage=ratio(pipeline, gap) if gap is not None and gap > 0 else None,
+        target_met=gap is not None and gap <= 0,
+    )
+
+
+def _share(part: Decimal, whole: Decimal) -> Decimal | None:
+    return ratio(part, whole) if whole > 0 else None
