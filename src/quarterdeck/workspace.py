@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from quarterdeck import meeting as meeting_record
 from quarterdeck.errors import InputError
 from quarterdeck.importer import ImportRequest, ImportResult, run_import
 from quarterdeck.metrics import (
@@ -162,6 +163,117 @@ class Workspace:
             open_amount=_money(open_),
             last_import=_datetime(last),
         )
+
+    # -- meeting record -----------------------------------------------------------------
+
+    def meeting(
+        self, week: meeting_record.WeekLike = None, *, now: datetime | None = None
+    ) -> meeting_record.Meeting:
+        """The meeting of a week (a day in it or 2024-W27; default: the current meeting,
+        which is next week's once this week's is held). Unsaved if nobody wrote to it."""
+        return meeting_record.meeting(self.store, week, now)
+
+    def agenda(
+        self, week: meeting_record.WeekLike = None, *, now: datetime | None = None
+    ) -> meeting_record.Agenda:
+        """A meeting's agenda: open and carried items with their deals and updates since
+        the last meeting, items closed since then, and the quarter's forecast calls.
+        Reads only (see GLOSSARY: Meeting, Carried item)."""
+        return meeting_record.agenda(self.store, week, now)
+
+    def add_item(
+        self,
+        kind: str,
+        title: str,
+        *,
+        by: str,
+        owner: str | None = None,
+        side: str | None = None,
+        due: date | str | None = None,
+        deals: Sequence[str] | str = (),
+        metric: str | None = None,
+        week: meeting_record.WeekLike = None,
+        now: datetime | None = None,
+    ) -> meeting_record.Item:
+        """Raise a risk, initiative, issue or action in a meeting (default: the current
+        one); linked deals must exist. Returns the item with its id (I-1, I-2, ...)."""
+        request = meeting_record.NewItem(kind, title, owner, side, due, deals, metric, week)
+        return meeting_record.add_item(self.store, request, by=by, now=now)
+
+    def update_item(
+        self,
+        item_id: str,
+        *,
+        by: str,
+        now: datetime | None = None,
+        note: str | None = None,
+        **changes: Any,
+    ) -> meeting_record.ItemChange:
+        """Change an item's kind, title, owner, side, status, due, deals or metric; each
+        field that differs is recorded with who, when, the old and the new value."""
+        return meeting_record.update_item(self.store, item_id, changes, by=by, now=now, note=note)
+
+    def note_item(
+        self, item_id: str, text: str, *, by: str, now: datetime | None = None
+    ) -> meeting_record.ItemUpdate:
+        """Record a progress note on an item."""
+        return meeting_record.note_item(self.store, item_id, text, by=by, now=now)
+
+    def close_item(
+        self,
+        item_id: str,
+        status: str = "done",
+        *,
+        by: str,
+        note: str | None = None,
+        now: datetime | None = None,
+    ) -> meeting_record.ItemChange:
+        """Mark an open item done or dropped, with an optional note."""
+        return meeting_record.close_item(self.store, item_id, status, by=by, note=note, now=now)
+
+    def item(self, item_id: str, *, now: datetime | None = None) -> meeting_record.ItemView:
+        """One item as it is now, with its linked deals and its whole history."""
+        return meeting_record.item_view(self.store, item_id, now)
+
+    def mark_held(
+        self, week: meeting_record.WeekLike = None, *, now: datetime | None = None
+    ) -> meeting_record.Meeting:
+        """Mark a meeting (default: this week's) held now; its notes are frozen from then."""
+        return meeting_record.mark_held(self.store, week, now)
+
+    def set_notes(
+        self,
+        text: str,
+        *,
+        week: meeting_record.WeekLike = None,
+        append: bool = False,
+        now: datetime | None = None,
+    ) -> meeting_record.Meeting:
+        """Write a meeting's decisions and notes (default: this week's meeting), or add a
+        line to them with ``append``; refused once the meeting is held."""
+        return meeting_record.set_notes(self.store, week, text, now, append=append)
+
+    def record_call(
+        self,
+        commit: Decimal | int | str,
+        best_case: Decimal | int | str,
+        *,
+        by: str,
+        period: str | Period | None = None,
+        note: str | None = None,
+        now: datetime | None = None,
+    ) -> meeting_record.ForecastCall:
+        """Record a forecast call for a period (default: the quarter of ``now``): commit
+        and best case, both cumulative (closed won included), 0 <= commit <= best case."""
+        request = meeting_record.NewCall(commit, best_case, period, note)
+        return meeting_record.record_call(self.store, request, by=by, now=now)
+
+    def calls(self, period: str | Period | None = None) -> meeting_record.ForecastCalls:
+        """Forecast calls for a period (all when None) in time order, and the latest per
+        period."""
+        return meeting_record.calls(self.store, period)
+
+    # -- end of meeting record ----------------------------------------------------------
 
 
 def _money(value: object) -> Decimal:
