@@ -10,8 +10,24 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# pdftoppm (Debian package poppler-utils) turns the PDF brief into PNG pages for its test.
 $(INSTALLED): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,postgres]'
+	$(BIN)/python -m pip install --quiet -e '.[test,postgres,pdf]'
+	@if command -v pdftoppm >/dev/null 2>&1; then :; \
+	else \
+		if [ "$$(id -u)" = 0 ]; then sudo=; \
+		elif command -v sudo >/dev/null 2>&1; then sudo=sudo; \
+		else sudo=none; fi; \
+		if [ "$$sudo" = none ]; then \
+			echo "pdftoppm is missing and poppler-utils cannot be installed (not root, no sudo):"; \
+			echo "  run 'apt-get install poppler-utils' as root, or the PDF test is skipped"; \
+		else \
+			echo "installing poppler-utils (pdftoppm) with $${sudo:+sudo }apt-get"; \
+			{ $$sudo apt-get update -qq && \
+			  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; } || \
+			echo "could not install poppler-utils: the PDF test is skipped until pdftoppm is installed"; \
+		fi; \
+	fi
 	touch $(INSTALLED)
 
 demo: $(INSTALLED)
