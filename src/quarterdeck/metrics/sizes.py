@@ -8,6 +8,7 @@ in the settings (``big_deals.amount``, ``mix.size_bounds``) replace the percenti
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -15,6 +16,7 @@ from typing import Any
 
 import ibis
 
+from quarterdeck.history import deals_at
 from quarterdeck.periods import Period
 from quarterdeck.store import Store
 
@@ -42,7 +44,7 @@ def won_amount_quantile(store: Store, as_of: datetime, q: float) -> Decimal | No
     amount whose share of wins at or below it exceeds ``q``.
     """
     start, end = _lookback(as_of)
-    deals = store.table("deals")
+    deals = deals_at(store, as_of)  # as known then: a later, backdated win does not count
     won = deals.filter(
         deals.is_won.fill_null(False),
         deals.amount.notnull(),
@@ -75,7 +77,7 @@ class SizeBands:
         return "mid" if amount >= self.mid_from else "small"
 
 
-def size_bands(store: Store, as_of: datetime, settings: dict[str, Any]) -> SizeBands:
+def size_bands(store: Store, as_of: datetime, settings: Mapping[str, Any]) -> SizeBands:
     """The size bands in force at ``as_of`` under ``settings`` (a dict of setting values).
 
     ``big_from`` is ``big_deals.amount`` when set, else the ``big_deals.quantile`` quantile
@@ -87,6 +89,7 @@ def size_bands(store: Store, as_of: datetime, settings: dict[str, Any]) -> SizeB
         mid, big = (Decimal(str(v)).quantize(Decimal("0.01")) for v in bounds)
         return SizeBands(mid, big, "settings: mix.size_bounds")
     fixed = settings.get("big_deals.amount")
+    big_from: Decimal | None
     if fixed is not None:
         big_from = Decimal(str(fixed)).quantize(Decimal("0.01"))
         source = "settings: big_deals.amount; mid from the upper half of recent wins"
