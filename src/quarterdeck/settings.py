@@ -253,7 +253,9 @@ class Settings:
         """Store ``value`` (typed, or JSON text) for ``key``; None removes the stored value."""
         if isinstance(value, str):
             value = _from_json(key, value, "given")
-        typed = _parse(key, value, "given")
+        if key not in SETTINGS:
+            _parse(key, value, "given")  # raises the unknown-setting error
+        typed = None if value is None else _parse(key, value, "given")
         keys = pa.table({"key": [key]})
         with self.store.transaction():
             self.store.delete_matching("settings", self.store.stage(keys))

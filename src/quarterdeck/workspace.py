@@ -22,6 +22,10 @@ from quarterdeck.metrics import (
     win_rate,
 )
 from quarterdeck.periods import Period
+from quarterdeck.report.brief import Brief, build_brief
+from quarterdeck.report.brief_document import brief_document
+from quarterdeck.report.document import Document
+from quarterdeck.settings import Settings
 from quarterdeck.store import Store
 
 __all__ = ["Status", "Workspace"]
@@ -111,6 +115,11 @@ class Workspace:
         imports = self.store.table("imports")
         latest = _datetime(self.store.scalar(imports.as_of.max()))
         return latest.date() if latest else date.today()
+
+    def data_as_of(self) -> datetime | None:
+        """The moment the data describes: the as-of time of the latest import (None before
+        the first import)."""
+        return _datetime(self.store.scalar(self.store.table("imports").as_of.max()))
 
     def period(self, text: str | Period | None = None, kind: str = "quarter") -> Period:
         """``text`` parsed as a period (2024-Q3, 2024-07, FY2025-Q1...), or the current one."""
@@ -274,6 +283,29 @@ class Workspace:
         return meeting_record.calls(self.store, period)
 
     # -- end of meeting record ----------------------------------------------------------
+
+    # -- settings and the brief -----------------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        """The database's settings (risk thresholds, target mix...): read, set, unset."""
+        return Settings(self.store)
+
+    def brief(
+        self,
+        week: meeting_record.WeekLike = None,
+        *,
+        now: datetime | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> Brief:
+        """Every number of the weekly brief for the meeting of ``week`` (default: the
+        current meeting), as metric results (see ``quarterdeck.report.brief``)."""
+        return build_brief(self, week, now=now, timings=timings)
+
+    def brief_document(self, brief: Brief) -> Document:
+        """``brief`` laid out as a report Document, ready to render as HTML, Markdown, PDF
+        or JSON (``quarterdeck.report.render``)."""
+        return brief_document(self.store, brief)
 
 
 def _money(value: object) -> Decimal:
