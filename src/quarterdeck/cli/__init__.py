@@ -30,12 +30,11 @@ def main() -> None:
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:  # click's usage errors and anything unexpected
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except Exception as exc:  # usage errors of click (or Typer's own copy of it), and bugs
+        show = getattr(exc, "show", None)
+        if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
+            show()
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         wrapped = InternalError(f"unexpected {type(exc).__name__}: {exc}")
         err.print(f"[red]internal error[/]: {wrapped} (please report this with the command)")
         sys.exit(wrapped.exit_code)

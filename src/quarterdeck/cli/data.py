@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -140,9 +140,12 @@ def demo(
     deals: Annotated[int, typer.Option(help="Size of the demo company.")] = 5_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
 ) -> None:
-    """Simulate a company, import it through the real Salesforce path, and summarise it."""
+    """Simulate a company, import it through the real Salesforce path, summarise it, give it
+    a meeting record, and write this week's brief."""
+    from quarterdeck.report import write
     from quarterdeck.simulate import SimulationSpec
     from quarterdeck.simulate import simulate as run
+    from quarterdeck.simulate.meeting import seed_meeting_record
 
     export = folder / "salesforce-export"
     db = folder / "quarterdeck.duckdb"
@@ -162,8 +165,14 @@ def demo(
             f"({result.counts.get('deal_events', 0):,} history events)."
         )
         _print_overview(ws)
+        seed_meeting_record(ws, datetime.now().replace(microsecond=0))
+        document = ws.brief_document(ws.brief())
+    brief_path = folder / "brief.html"
+    write(document, brief_path)
+    write(document, folder / "brief.md")
     out.print(
-        f"Done in {time.perf_counter() - started:.0f}s. Explore it: quarterdeck --db {db} status"
+        f"Done in {time.perf_counter() - started:.0f}s. This week's brief: {brief_path} "
+        f"(and brief.md). Explore: quarterdeck --db {db} status"
     )
 
 

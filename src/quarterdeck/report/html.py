@@ -69,8 +69,10 @@ def _block_kind(block: Block) -> str:
     raise TypeError(f"not a block: {block!r}")
 
 
-def render_html(document: Document) -> str:
-    """``document`` as one self-contained HTML page."""
+def render_html(document: Document, *, print_form: bool = False) -> str:
+    """``document`` as one self-contained HTML page. ``print_form`` writes the appendix's
+    deals as compact lines instead of a table (for the PDF: long tables are slow to lay
+    out and take many pages)."""
 
     def href(linked: Linked) -> str | None:
         link = document.link(linked)
@@ -84,4 +86,6 @@ def render_html(document: Document) -> str:
         return [document.deal(i) for i in group.deal_ids]
 
     template = _environment().get_template(TEMPLATE)
-    return template.render(doc=document, href=href, svg=svg, deals_of=deals_of)
+    return template.render(
+        doc=document, href=href, svg=svg, deals_of=deals_of, print_form=print_form
+    )

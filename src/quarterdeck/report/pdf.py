@@ -37,6 +37,6 @@ def _refuse(url: str, *args: object, **kwargs: object) -> NoReturn:
 def render_pdf(document: Document) -> bytes:
     """``document`` as the bytes of a PDF file (A4, page numbers, the appendix linked)."""
     weasyprint = _weasyprint()
-    html = weasyprint.HTML(string=render_html(document), url_fetcher=_refuse)
+    html = weasyprint.HTML(string=render_html(document, print_form=True), url_fetcher=_refuse)
     pdf: bytes = html.write_pdf()
     return pdf
