@@ -36,6 +36,11 @@ def test_glossary_defines_the_words_the_cli_prints() -> None:
     printed = [
         "Bookings", "Target", "Attainment", "Gap", "Win rate", "Open pipeline", "Stage",
         "Motion", "Forecast category", "Deal event", "As of", "Import", "Reject", "Note (import)",
+        # the brief
+        "Brief", "Revenue vs goal", "Pace", "Coverage", "Overdue", "Big deal", "Age", "Risk",
+        "Stalled", "Value at risk", "Item", "Side", "Carried item", "Meeting", "Forecast call",
+        "Pipeline change (waterfall)", "Slip", "Promise", "Mix", "Deal-size band",
+        "Concentration", "Amounts in the brief",
     ]  # fmt: skip
     missing = [term for term in printed if term not in defined]
     assert not missing, f"GLOSSARY.md lacks {missing}"
