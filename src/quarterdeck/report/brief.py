@@ -39,6 +39,9 @@ __all__ = ["BREAKDOWNS", "Brief", "brief_moment", "build_brief"]
 BREAKDOWNS = ("team", "owner", "segment", "motion")
 """The dimensions revenue vs goal is broken down by in the brief, after the company line."""
 
+ACCOUNTS_SHOWN = 10
+"""How many accounts (in jeopardy) and big deals per list the brief names."""
+
 T = TypeVar("T")
 
 
@@ -133,8 +136,11 @@ def build_brief(
     )
     slips = run("slip ledger", lambda: slip_ledger(store, as_of, period))
     shares = run("mix", lambda: mix(store, as_of, period, settings))
-    account_ids = {a.account_id for a in risks.accounts} | {
-        d.account_id for d in (*big.won.deals, *big.closing.deals, *big.overdue.deals)
+    # Names only for the accounts the brief shows: the top of each list.
+    account_ids = {a.account_id for a in risks.accounts[:ACCOUNTS_SHOWN]} | {
+        d.account_id
+        for listing in (big.won, big.closing, big.overdue)
+        for d in listing.deals[:ACCOUNTS_SHOWN]
     }
     names, accounts = run("names", lambda: _names(ws, account_ids))
     if goal.total.target is None:

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from quarterdeck.history import deals_at
 from quarterdeck.meeting import ItemView
-from quarterdeck.metrics.attainment import GoalLine, RevenueVsGoal
+from quarterdeck.metrics.attainment import ANY_KEY, GoalLine, RevenueVsGoal
 from quarterdeck.metrics.mix import MOTION_LABELS, SIZE_LABELS, MixView
 from quarterdeck.metrics.waterfall import Waterfall
 from quarterdeck.report.brief import Brief
@@ -54,6 +54,7 @@ GROUP_LIMIT = 10
 
 TOP_RISKS = 15
 TOP_BIG = 10
+TOP_LINES = 12
 TOP_SLIPS = 15
 TOP_REPS = 10
 
@@ -101,22 +102,26 @@ class _Refs:
         self.ids: dict[str, None] = {}
         self.groups: dict[str, DealGroup] = {}
 
-    def cell(self, value: Any, deals: Sequence[str], title: str) -> Cell:
+    def cell(self, value: Any, deals: Sequence[str], title: str, total: int | None = None) -> Cell:
         """``value`` linked to ``deals`` (listed largest first by the caller)."""
-        return Cell(value, **self.link(deals, title))
+        return Cell(value, **self.link(deals, title, total))
 
-    def link(self, deals: Sequence[str], title: str) -> dict[str, Any]:
-        deals = list(dict.fromkeys(d for d in deals if d))
-        if not deals:
+    def link(self, deals: Sequence[str], title: str, total: int | None = None) -> dict[str, Any]:
+        """Link to ``deals`` (distinct ids, largest first): to the deals themselves when
+        there are few, else to a group of the largest; ``total`` counts all of them when
+        ``deals`` holds only the first few."""
+        shown = [d for d in deals[: GROUP_LIMIT + 1] if d]
+        if not shown:
             return {}
-        if len(deals) <= GROUP_LIMIT:
-            self.ids.update(dict.fromkeys(deals))
-            return {"deals": tuple(deals)}
-        shown = deals[:GROUP_LIMIT]
+        count = max(total or 0, len(deals))
+        if count <= GROUP_LIMIT:
+            self.ids.update(dict.fromkeys(shown))
+            return {"deals": tuple(shown)}
+        shown = shown[:GROUP_LIMIT]
         self.ids.update(dict.fromkeys(shown))
         group_id = f"g{len(self.groups) + 1}"
         self.groups[group_id] = DealGroup(
-            group_id, f"{title}: the {GROUP_LIMIT} largest", tuple(shown), len(deals) - len(shown)
+            group_id, f"{title}: the {len(shown)} largest", tuple(shown), count - len(shown)
         )
         return {"anchor": group_id}
 
@@ -281,7 +286,12 @@ class _Writer:
         blocks.append(self._goal_table(goal, "Company", [line], company=True))
         for by in ("team", "segment", "motion"):
             result = b.goal_by[by]
-            blocks.append(self._goal_table(result, f"By {DIMENSION_TITLES[by]}", list(result.rows)))
+            lines = list(result.rows)
+            caption = f"By {DIMENSION_TITLES[by]}"
+            if len(lines) > TOP_LINES:
+                caption += f": the {TOP_LINES} that closed most of {len(lines)}"
+                lines = sorted(lines, key=lambda r: (-r.bookings, r.key or ""))[:TOP_LINES]
+            blocks.append(self._goal_table(result, caption, lines))
         reps = b.goal_by["owner"]
         behind = sorted(
             (r for r in reps.rows if r.gap is not None and r.gap > 0),
@@ -339,10 +349,7 @@ class _Writer:
         points.append(PacePoint(goal.day, running))
         deduped: dict[date, PacePoint] = {p.day: p for p in points}
         ids = [d.deal_id for d in goal.deals(("won",), limit=GROUP_LIMIT + 1)]
-        link = self.refs.link(
-            ids if len(ids) <= GROUP_LIMIT else [d.deal_id for d in goal.won_deals],
-            f"Won in {goal.period.label}",
-        )
+        link = self.refs.link(ids, f"Won in {goal.period.label}", goal.total.won_count)
         return PaceChart(
             title=f"Bookings in {goal.period.label} against the target",
             start=goal.period.start,
@@ -377,7 +384,6 @@ class _Writer:
         for line in lines:
             if company:
                 label = "company"
-                won, pipe = result.won_deals, result.pipeline_deals
             else:
                 label = (
                     self.who(line.key)
@@ -386,17 +392,24 @@ class _Writer:
                     if result.by == "motion"
                     else (line.key or "(none)")
                 )
-                won, pipe = result.deals_of(line.key)
+            key = ANY_KEY if company else line.key
+            won = result.deals(("won",), key, limit=GROUP_LIMIT + 1)
+            pipe = result.deals(("due", "overdue"), key, limit=GROUP_LIMIT + 1)
             rows.append(
                 (
                     label,
-                    self.refs.cell(line.bookings, [d.deal_id for d in won], f"{label}: won"),
+                    self.refs.cell(
+                        line.bookings, [d.deal_id for d in won], f"{label}: won", line.won_count
+                    ),
                     line.won_count,
                     line.target if line.target is not None else "no target",
                     line.attainment,
                     line.gap,
                     self.refs.cell(
-                        line.pipeline, [d.deal_id for d in pipe], f"{label}: pipeline due"
+                        line.pipeline,
+                        [d.deal_id for d in pipe],
+                        f"{label}: pipeline due",
+                        line.pipeline_count,
                     ),
                     line.coverage,
                 )
@@ -864,14 +877,13 @@ class _Writer:
 
     def _mix_chart(self, view: MixView, labels: dict[str, str], title: str) -> MixChart:
         parts = []
-        deals = (*self.b.mix.closed_deals, *self.b.mix.pipeline_deals)
+        deals = sorted(
+            (*self.b.mix.closed_deals, *self.b.mix.pipeline_deals),
+            key=lambda d: (-(d.amount or 0), d.deal_id),
+        )
+        attr = "motion" if view.dimension == "motion" else "band"
         for line in view.lines:
-            attr = "motion" if view.dimension == "motion" else "band"
-            ids = [
-                d.deal_id
-                for d in sorted(deals, key=lambda d: -(d.amount or 0))
-                if (getattr(d, attr) or "unknown") == line.key
-            ]
+            ids = [d.deal_id for d in deals if (getattr(d, attr) or "unknown") == line.key]
             parts.append(
                 MixPart(
                     labels.get(line.key, line.label),
