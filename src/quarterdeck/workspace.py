@@ -14,11 +14,23 @@ from quarterdeck import meeting as meeting_record
 from quarterdeck.errors import InputError
 from quarterdeck.importer import ImportRequest, ImportResult, run_import
 from quarterdeck.metrics import (
+    BigDeals,
     Bookings,
+    Mix,
     PipelineByStage,
+    RevenueVsGoal,
+    RiskReport,
+    SlipLedger,
+    Waterfall,
     WinRate,
+    big_deals,
     bookings,
+    deal_risks,
+    mix,
     pipeline_by_stage,
+    pipeline_change,
+    revenue_vs_goal,
+    slip_ledger,
     win_rate,
 )
 from quarterdeck.periods import Period
@@ -146,6 +158,55 @@ class Workspace:
         return pipeline_by_stage(
             self.store, as_of=as_of, period=None if period is None else self.period(period)
         )
+
+    def moment(self, as_of: datetime | None = None) -> datetime:
+        """``as_of``, or the moment the data describes (the latest import), else now."""
+        if as_of is not None:
+            if not isinstance(as_of, datetime):
+                raise InputError(f"as_of must be a date and time, not {as_of!r}")
+            return as_of
+        return self.data_as_of() or datetime.now().replace(microsecond=0)
+
+    def revenue_vs_goal(
+        self,
+        period: str | Period | None = None,
+        by: str | None = None,
+        as_of: datetime | None = None,
+    ) -> RevenueVsGoal:
+        """Bookings to date against target, pace, projections and coverage (GLOSSARY)."""
+        moment = self.moment(as_of)
+        chosen = self.period(period) if period else Period.containing(moment.date(), "quarter")
+        return revenue_vs_goal(self.store, moment, chosen, by)
+
+    def big_deals(self, as_of: datetime | None = None) -> BigDeals:
+        """Big deals won lately and expected to close soon (GLOSSARY: Big deal)."""
+        return big_deals(self.store, self.moment(as_of), self.settings.values())
+
+    def risks(self, as_of: datetime | None = None) -> RiskReport:
+        """Open deals at risk with their evidence, largest first (GLOSSARY: Risk)."""
+        return deal_risks(self.store, self.moment(as_of), self.settings.values())
+
+    def pipeline_change(
+        self, start: datetime, end: datetime | None = None, period: str | Period | None = None
+    ) -> Waterfall:
+        """How the pipeline due in ``period`` moved from ``start`` to ``end`` (waterfall)."""
+        moment = self.moment(end)
+        chosen = self.period(period) if period else Period.containing(moment.date(), "quarter")
+        return pipeline_change(self.store, start, moment, chosen)
+
+    def slip_ledger(
+        self, period: str | Period | None = None, as_of: datetime | None = None
+    ) -> SlipLedger:
+        """The deals "always coming next quarter" and each quarter's promises kept."""
+        moment = self.moment(as_of)
+        chosen = self.period(period) if period else Period.containing(moment.date(), "quarter")
+        return slip_ledger(self.store, moment, chosen)
+
+    def mix(self, period: str | Period | None = None, as_of: datetime | None = None) -> Mix:
+        """Closed and pipeline by motion and deal size against the agreed mix."""
+        moment = self.moment(as_of)
+        chosen = self.period(period) if period else Period.containing(moment.date(), "quarter")
+        return mix(self.store, moment, chosen, self.settings.values())
 
     def status(self) -> Status:
         store = self.store
