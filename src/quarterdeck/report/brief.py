@@ -27,7 +27,7 @@ from quarterdeck.metrics.bigdeals import BigDeals, big_deals
 from quarterdeck.metrics.mix import Mix, mix
 from quarterdeck.metrics.risk import RiskReport, deal_risks
 from quarterdeck.metrics.slips import SlipLedger, slip_ledger
-from quarterdeck.metrics.waterfall import Waterfall, pipeline_change
+from quarterdeck.metrics.waterfall import Waterfall, pipeline_changes
 from quarterdeck.periods import Period
 from quarterdeck.settings import Settings
 
@@ -129,10 +129,10 @@ def build_brief(
     risks = run("risks", lambda: deal_risks(store, as_of, settings))
     record = run("meeting record", lambda: agenda(store, meeting_week, clock))
     week_start = max(as_of - timedelta(days=7), datetime.combine(period.start, datetime.min.time()))
-    week_change = run("change this week", lambda: pipeline_change(store, week_start, as_of, period))
     period_start = datetime.combine(period.start, datetime.min.time())
-    period_change = run(
-        "change this period", lambda: pipeline_change(store, period_start, as_of, period)
+    week_change, period_change = run(
+        "what changed",
+        lambda: pipeline_changes(store, [week_start, period_start], as_of, period),
     )
     slips = run("slip ledger", lambda: slip_ledger(store, as_of, period))
     shares = run("mix", lambda: mix(store, as_of, period, settings))

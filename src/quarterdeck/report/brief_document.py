@@ -705,17 +705,15 @@ class _Writer:
         )
 
     def _waterfall_chart(self, title: str, change: Waterfall) -> WaterfallChart:
-        def step(label: str, amount: Decimal, deals: Sequence[Any]) -> Step:
-            ranked = sorted(deals, key=lambda d: (-abs(d.amount), d.deal_id))
-            return Step(
-                label, amount, **self.refs.link([d.deal_id for d in ranked], f"{title}: {label}")
-            )
+        def step(label: str, amount: Decimal, deal_ids: Sequence[str]) -> Step:
+            # A bar's deals come largest first, then by id.
+            return Step(label, amount, **self.refs.link(deal_ids, f"{title}: {label}"))
 
         return WaterfallChart(
             title=f"Pipeline due in {change.period.label}: {title.lower()}",
             start=Step("start", change.start_amount),
             steps=tuple(
-                step(BAR_LABELS.get(bar.name, bar.name), bar.sign * bar.amount, bar.deals)
+                step(BAR_LABELS.get(bar.name, bar.name), bar.sign * bar.amount, bar.deal_ids)
                 for bar in change.bars
             ),
             end=Step("end", change.end_amount),
