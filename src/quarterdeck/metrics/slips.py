@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 from quarterdeck.errors import InputError
 from quarterdeck.history import deals_at, typed_value
 from quarterdeck.metrics.bookings import ratio
-from quarterdeck.metrics.waterfall import stage_flags
+from quarterdeck.metrics.waterfall import bool_array, int_array, microseconds, stage_flags
 from quarterdeck.periods import PERIOD_KINDS, Period
 from quarterdeck.store import Store
 
@@ -320,12 +320,12 @@ class _Candidates:
             ]
         )
         encoded = ids.dictionary_encode()
-        numbers = _ints(encoded.indices)
+        numbers = int_array(encoded.indices)
         self.ids: pa.Array = encoded.dictionary
         self.count = len(self.ids)
         self.promised = numbers[: promised.num_rows]
         self.open = numbers[promised.num_rows :]
-        self.periods = _ints(promised.column("k"))
+        self.periods = int_array(promised.column("k"))
         pipelines = pa.concat_arrays(
             [
                 promised.column("pipeline").combine_chunks().cast(pa.string()),
@@ -346,9 +346,9 @@ class _Candidates:
         # (periods end in order, so the latest period wins), or to as_of if it is open now.
         until = np.full(self.count, np.iinfo(np.int64).min, dtype=np.int64)
         for k, period in enumerate(periods):
-            until[self.promised[self.periods == k]] = _microseconds(_last_moment(period, as_of))
+            until[self.promised[self.periods == k]] = microseconds(_last_moment(period, as_of))
         self.full = until > np.iinfo(np.int64).min
-        until[self.open] = _microseconds(as_of)
+        until[self.open] = microseconds(as_of)
         self.until = until
 
 
@@ -414,9 +414,9 @@ class _Timeline:
     """
 
     def __init__(self, events: pa.Table, deal_count: int) -> None:
-        d = _ints(events.column("deal"))
-        at = _ints(events.column("at").cast(pa.timestamp("us")).cast(pa.int64()))
-        fields = _ints(events.column("field"))
+        d = int_array(events.column("deal"))
+        at = int_array(events.column("at").cast(pa.timestamp("us")).cast(pa.int64()))
+        fields = int_array(events.column("field"))
         n = len(d)
         self.deal_count = deal_count
         rows = np.arange(n)
@@ -431,10 +431,10 @@ class _Timeline:
 
         stage_row, amount_row = latest(_STAGE), latest(_AMOUNT)
         close_row, owner_row = latest(_CLOSE), latest(_OWNER)
-        stage_ev = _ints(events.column("stage"))
+        stage_ev = int_array(events.column("stage"))
         value = events.column("value")
-        known = _bools(pc.is_valid(value))
-        value_ev = np.where(known, _ints(value), _NO_DAY)
+        known = bool_array(pc.is_valid(value))
+        value_ev = np.where(known, int_array(value), _NO_DAY)
         stage = np.where(stage_row >= 0, stage_ev[stage_row], 0)
         closed, won = stage >= 1, stage == 2
         # No amount (never set, or set to nothing) counts 0; no close date stays unknown.
@@ -477,7 +477,7 @@ class _Timeline:
         """For each deal number in ``deal``: its last step at or before ``moment`` (whose
         state holds then), or -1 where the deal had no recorded change yet."""
         # Steps come in (deal, time) order: a deal's steps up to the moment come first.
-        upto = np.bincount(self.deal[self.at <= _microseconds(moment)], minlength=self.deal_count)
+        upto = np.bincount(self.deal[self.at <= microseconds(moment)], minlength=self.deal_count)
         first = np.searchsorted(self.deal, deal, side="left")
         return np.where(upto[deal] > 0, first + upto[deal] - 1, -1)
 
@@ -692,15 +692,3 @@ def _money_array(cents: np.ndarray) -> pa.Array:
 def _exact(value: Decimal | None) -> Decimal:
     """A sum Arrow made of money (already exact, two places), or 0.00 for no rows."""
     return _ZERO if value is None else value
-
-
-def _microseconds(moment: datetime) -> int:
-    return int(np.datetime64(moment, "us").astype(np.int64))
-
-
-def _ints(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(pc.fill_null(values, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
-
-
-def _bools(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)

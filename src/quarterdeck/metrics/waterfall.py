@@ -35,6 +35,9 @@ __all__ = [
     "Waterfall",
     "WaterfallBar",
     "WaterfallDeal",
+    "bool_array",
+    "int_array",
+    "microseconds",
     "pipeline_change",
     "pipeline_changes",
     "stage_flags",
@@ -370,13 +373,13 @@ class _Walk:
 
     def __init__(self, events: pa.Table) -> None:
         n = events.num_rows
-        d = _ints(events.column("deal"))
+        d = int_array(events.column("deal"))
         rows = np.arange(n)
         new_deal = np.ones(n, dtype=bool)
         new_deal[1:] = d[1:] != d[:-1]
         first_row = np.maximum.accumulate(np.where(new_deal, rows, 0))
-        at = _ints(events.column("at").cast(pa.timestamp("us")).cast(pa.int64()))
-        fields = _ints(events.column("field"))
+        at = int_array(events.column("at").cast(pa.timestamp("us")).cast(pa.int64()))
+        fields = int_array(events.column("field"))
 
         def latest(code: int) -> tuple[np.ndarray, np.ndarray]:
             """Per event: the row of the deal's latest change of one field so far, and
@@ -387,10 +390,10 @@ class _Walk:
         stage_row, has_stage = latest(0)
         amount_row, has_amount = latest(1)
         close_row, has_close = latest(2)
-        closed = has_stage & _bools(events.column("closed"))[stage_row]
-        won = has_stage & _bools(events.column("won"))[stage_row]
-        due = has_close & _bools(events.column("due"))[close_row]
-        cents = np.where(has_amount, _ints(events.column("cents"))[amount_row], 0)
+        closed = has_stage & bool_array(events.column("closed"))[stage_row]
+        won = has_stage & bool_array(events.column("won"))[stage_row]
+        due = has_close & bool_array(events.column("due"))[close_row]
+        cents = np.where(has_amount, int_array(events.column("cents"))[amount_row], 0)
 
         # The state after each step is the one after its last event.
         step_end = np.ones(n, dtype=bool)
@@ -418,14 +421,14 @@ class _Walk:
     def at_start(self, start: datetime) -> tuple[int, int]:
         """The pipeline at ``start`` (cents, deals): each deal as after its last step at or
         before then."""
-        before = self.at <= _microseconds(start)
+        before = self.at <= microseconds(start)
         last_before = before.copy()
         last_before[:-1] &= ~(self.same_deal & before[1:])
         return int(self.value[last_before].sum()), int((self.is_in & last_before).sum())
 
     def bars(self, start: datetime, candidates: pa.Table) -> tuple[WaterfallBar, ...]:
         """Each step after ``start``, classified by how the deal's membership changed."""
-        inside = self.at > _microseconds(start)
+        inside = self.at > microseconds(start)
         was_in, was_worth = self.was_in, self.was_worth
         enters = inside & ~was_in & self.is_in
         leaves = inside & was_in & ~self.is_in
@@ -495,13 +498,16 @@ def _money_array(cents: np.ndarray) -> pa.Array:
     return pc.multiply(whole, pa.scalar(Decimal("0.01"))).cast(pa.decimal128(18, 2))
 
 
-def _microseconds(moment: datetime) -> int:
+def microseconds(moment: datetime) -> int:
+    """``moment`` as microseconds since 1970 (how Arrow and NumPy hold timestamps)."""
     return int(np.datetime64(moment, "us").astype(np.int64))
 
 
-def _ints(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+def int_array(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Arrow integers (or timestamps as integers) as a NumPy int64 array, nulls as 0."""
     return np.asarray(pc.fill_null(values, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def _bools(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+def bool_array(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Arrow booleans as a NumPy bool array, nulls as False."""
     return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from quarterdeck.meeting import Agenda, agenda, current_week, week_of
 from quarterdeck.meeting.meetings import WeekLike, end_of
-from quarterdeck.metrics.attainment import RevenueVsGoal, revenue_vs_goal
+from quarterdeck.metrics.attainment import RevenueVsGoal, revenue_vs_goal_by
 from quarterdeck.metrics.bigdeals import BigDeals, big_deals
 from quarterdeck.metrics.mix import Mix, mix
 from quarterdeck.metrics.risk import RiskReport, deal_risks
@@ -38,6 +38,9 @@ __all__ = ["BREAKDOWNS", "Brief", "brief_moment", "build_brief"]
 
 BREAKDOWNS = ("team", "owner", "segment", "motion")
 """The dimensions revenue vs goal is broken down by in the brief, after the company line."""
+
+SLIP_PERIODS_BACK = 2
+"""The "next quarter" ledger of the brief shows this quarter and the two before it."""
 
 ACCOUNTS_SHOWN = 10
 """How many accounts (in jeopardy) and big deals per list the brief names."""
@@ -120,11 +123,11 @@ def build_brief(
             "import a newer export for this week's numbers."
         )
 
-    goal = run("revenue vs goal", lambda: revenue_vs_goal(store, as_of, period))
-    goal_by = {
-        by: run(f"revenue by {by}", lambda by=by: revenue_vs_goal(store, as_of, period, by))  # type: ignore[misc]
-        for by in BREAKDOWNS
-    }
+    goals = run(
+        "revenue vs goal", lambda: revenue_vs_goal_by(store, as_of, period, (None, *BREAKDOWNS))
+    )
+    goal = goals[None]
+    goal_by = {by: goals[by] for by in BREAKDOWNS}
     big = run("big deals", lambda: big_deals(store, as_of, settings))
     risks = run("risks", lambda: deal_risks(store, as_of, settings))
     record = run("meeting record", lambda: agenda(store, meeting_week, clock))
@@ -134,7 +137,7 @@ def build_brief(
         "what changed",
         lambda: pipeline_changes(store, [week_start, period_start], as_of, period),
     )
-    slips = run("slip ledger", lambda: slip_ledger(store, as_of, period))
+    slips = run("slip ledger", lambda: slip_ledger(store, as_of, period, SLIP_PERIODS_BACK))
     shares = run("mix", lambda: mix(store, as_of, period, settings))
     # Names only for the accounts the brief shows: the top of each list.
     account_ids = {a.account_id for a in risks.accounts[:ACCOUNTS_SHOWN]} | {
