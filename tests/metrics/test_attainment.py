@@ -13,7 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from quarterdeck.errors import InputError
-from quarterdeck.metrics.attainment import GoalLine, RevenueVsGoal, revenue_vs_goal, year_before
+from quarterdeck.metrics.attainment import (
+    GoalLine,
+    RevenueVsGoal,
+    revenue_vs_goal,
+    revenue_vs_goal_by,
+    year_before,
+)
 from quarterdeck.periods import Period
 from quarterdeck.store import Store
 
@@ -464,6 +470,134 @@ def test_shows_its_sql(store: Store) -> None:
     assert '"targets"' in store.sql(result.targets_expr)
 
 
+# -- every breakdown at once ------------------------------------------------------------------
+
+BREAKDOWNS = (None, "team", "owner", "segment", "motion")
+
+
+def assert_same_as_separate_calls(store: Store, as_of: datetime, period: Period) -> None:
+    """``revenue_vs_goal_by`` gives, for every breakdown, what its own call gives: the same
+    lines in the same order, and the same deals behind them."""
+    together = revenue_vs_goal_by(store, as_of, period, BREAKDOWNS)
+    assert list(together) == list(BREAKDOWNS)
+    for by in BREAKDOWNS:
+        alone = revenue_vs_goal(store, as_of, period, by)
+        assert together[by] == alone, by
+        assert [line.key for line in together[by].rows] == [line.key for line in alone.rows]
+        assert together[by].deals_table.to_pylist() == alone.deals_table.to_pylist(), by
+
+
+@pytest.fixture
+def north(org: None, put: Rows, deal: DealFactory) -> None:
+    """The org plus a third team, a third segment, and deals with no owner or account.
+
+    North (Eve, u5; account a3, Mid-Market): n1 won 1,500 Jul 20 (renewal), n2 open 2,500
+    due Sep 5, n3 won 800 May 1 (Q2, before May 16); team target 3,000.
+    x1 won 500 Aug 2 with no owner, no account and no motion.
+    """
+    put("users", {"user_id": "u5", "name": "Eve", "team": "North"})
+    put("accounts", {"account_id": "a3", "segment": "Mid-Market"})
+    put(
+        "deals",
+        deal("n1", "won", "1500.00", date(2024, 7, 20), "u5", "a3", motion="renewal"),
+        deal("n2", "open", "2500.00", date(2024, 9, 5), "u5", "a3"),
+        deal("n3", "won", "800.00", date(2024, 5, 1), "u5", "a3", motion="expansion"),
+        deal("x1", "won", "500.00", date(2024, 8, 2), None, None, motion=None),
+    )
+    put("targets", q3_target("team", "North", "3000.00"))
+
+
+@pytest.mark.usefixtures("north")
+def test_every_breakdown_at_once(store: Store) -> None:
+    together = revenue_vs_goal_by(store, AUG15, Q3, BREAKDOWNS)
+    company = together[None].total
+    # won Jul 1..Aug 15: w1 4,000 + w2 2,000 + w3 1,000 + n1 1,500 + x1 500 = 9,000 (5)
+    assert (company.bookings, company.won_count) == (Decimal("9000.00"), 5)
+    # target 20,000: gap 11,000, attainment 0.45; projection 9,000 x 92 / 46 = 18,000
+    assert (company.gap, company.attainment) == (Decimal("11000.00"), Decimal("0.45"))
+    assert company.straight_line_projection == Decimal("18000")
+    # open in Q3: o1 6,000 + o2 3,000 + o3 1,000 + n2 2,500 = 12,500; overdue o2 3,000
+    assert (company.pipeline, company.pipeline_count) == (Decimal("12500.00"), 4)
+    assert (company.due, company.overdue) == (Decimal("9500.00"), Decimal("3000.00"))
+    # coverage 12,500 / 11,000 = 1.136363..
+    assert round(company.coverage or 0, 6) == Decimal("1.136364")
+    # usual share: Q2 (e1 2,000 + n3 800) by May 16 of (2,000 + 6,000 + 800); Q1 none;
+    # Q4 2023 1,000 of 4,000; Q3 2023 4,000 of 8,000 -> 7,800 / 20,800 = 0.375;
+    # usual projection 9,000 / 0.375 = 24,000
+    assert company.usual_share == Decimal("0.375")
+    assert company.usual_projection == Decimal("24000")
+    # every breakdown carries the same company line
+    assert all(together[by].total == company for by in BREAKDOWNS)
+
+    teams = by_key(together["team"])
+    assert [line.key for line in together["team"].rows] == ["East", "North", "West", None]
+    north = teams["North"]
+    # North: n1 1,500 of 3,000 -> gap 1,500, attainment 0.5; expected 3,000 x 46 / 92 =
+    # 1,500 -> pace 1; pipeline n2 2,500 due -> coverage 2,500 / 1,500 = 1.666..
+    assert (north.bookings, north.won_count, north.gap) == (
+        Decimal("1500.00"),
+        1,
+        Decimal("1500.00"),
+    )
+    assert (north.attainment, north.expected_to_date, north.pace) == (
+        Decimal("0.5"),
+        Decimal("1500"),
+        Decimal("1"),
+    )
+    assert (north.pipeline, north.due, north.overdue) == (
+        Decimal("2500.00"),
+        Decimal("2500.00"),
+        Decimal("0.00"),
+    )
+    assert round(north.coverage or 0, 6) == Decimal("1.666667")
+    # North history: Q2 n3 800 by May 16 of 800 -> usual share 1, projection 1,500
+    assert (north.usual_share, north.usual_projection) == (Decimal("1"), Decimal("1500"))
+    # East as before (w1 4,000 + w2 2,000); x1 has no owner, so no team: a line of its own
+    assert teams["East"].bookings == Decimal("6000.00")
+    assert (teams[None].bookings, teams[None].target) == (Decimal("500.00"), None)
+    # the lines add up to the company
+    assert sum((line.bookings for line in teams.values()), Decimal(0)) == company.bookings
+    assert sum((line.pipeline for line in teams.values()), Decimal(0)) == company.pipeline
+
+    segments = by_key(together["segment"])
+    # Mid-Market: n1 1,500 booked, n2 2,500 open; x1 has no account
+    assert (segments["Mid-Market"].bookings, segments["Mid-Market"].pipeline) == (
+        Decimal("1500.00"),
+        Decimal("2500.00"),
+    )
+    assert segments[None].bookings == Decimal("500.00")
+    # renewal: n1 1,500 booked, o2 3,000 open
+    motions = by_key(together["motion"])
+    assert (motions["renewal"].bookings, motions["renewal"].pipeline) == (
+        Decimal("1500.00"),
+        Decimal("3000.00"),
+    )
+    # the deals behind each line carry that line's key
+    won, pipeline = together["team"].deals_of("North")
+    assert ([d.deal_id for d in won], [d.deal_id for d in pipeline]) == (["n1"], ["n2"])
+    assert [d.key for d in together["segment"].deals(("won",), key="Mid-Market")] == ["Mid-Market"]
+
+    assert_same_as_separate_calls(store, AUG15, Q3)
+
+
+@pytest.mark.usefixtures("org")
+def test_breakdowns_asked_twice_or_wrongly(store: Store) -> None:
+    twice = revenue_vs_goal_by(store, AUG15, Q3, ["team", None, "team"])
+    assert list(twice) == ["team", None]
+    assert revenue_vs_goal_by(store, AUG15, Q3, []) == {}
+    with pytest.raises(InputError, match="region"):
+        revenue_vs_goal_by(store, AUG15, Q3, ["team", "region"])
+    with pytest.raises(InputError, match="starts on 2024-10-01"):
+        revenue_vs_goal_by(store, AUG15, Period.parse("2024-Q4"), [None])
+
+
+@pytest.mark.usefixtures("north")
+def test_every_breakdown_at_once_for_a_past_period_and_a_month(store: Store) -> None:
+    # Q2 entirely in the past, and August so far: windows of other lengths and offsets
+    assert_same_as_separate_calls(store, AUG15, Period.parse("2024-Q2"))
+    assert_same_as_separate_calls(store, AUG15, Period.parse("2024-08"))
+
+
 # -- as of: what was known then ---------------------------------------------------------------
 
 
@@ -573,6 +707,24 @@ def test_now_the_reopened_win_is_pipeline_again(store: Store) -> None:
     assert line.bookings == Decimal("6000.00")
     # open: M 1,500 + R 3,000 + X 400 = 4,900
     assert (line.pipeline, line.pipeline_count) == (Decimal("4900.00"), 3)
+
+
+@pytest.mark.usefixtures("history")
+def test_every_breakdown_at_once_as_known_then(store: Store) -> None:
+    result = revenue_vs_goal_by(store, AUG15, Q3, BREAKDOWNS)
+    # rebuilt as of Aug 15: W 1,000 + X 400 won (B won only on Aug 20); B 5,000 + M 1,500
+    # (moved back, cut) + R 3,000 (reopened) = 9,500 open, of which R 3,000 overdue
+    line = result["owner"].total
+    assert (line.bookings, line.pipeline, line.overdue) == (
+        Decimal("1400.00"),
+        Decimal("9500.00"),
+        Decimal("3000.00"),
+    )
+    # every deal is Ana's (u1 in the deals table): one owner line, the company's numbers
+    assert [(r.key, r.bookings, r.pipeline) for r in result["owner"].rows] == [
+        ("u1", Decimal("1400.00"), Decimal("9500.00"))
+    ]
+    assert_same_as_separate_calls(store, AUG15, Q3)
 
 
 # -- properties -------------------------------------------------------------------------------

@@ -14,7 +14,12 @@ engine. The docstring of each metric function is its definition.
 
 from __future__ import annotations
 
-from quarterdeck.metrics.attainment import GoalLine, RevenueVsGoal, revenue_vs_goal
+from quarterdeck.metrics.attainment import (
+    GoalLine,
+    RevenueVsGoal,
+    revenue_vs_goal,
+    revenue_vs_goal_by,
+)
 from quarterdeck.metrics.bigdeals import BigDeal, BigDealList, BigDeals, big_deals
 from quarterdeck.metrics.bookings import DIMENSIONS, Bookings, BookingsLine, bookings
 from quarterdeck.metrics.mix import Mix, MixLine, MixView, mix
@@ -55,6 +60,7 @@ __all__ = [
     "pipeline_by_stage",
     "pipeline_change",
     "revenue_vs_goal",
+    "revenue_vs_goal_by",
     "size_bands",
     "slip_ledger",
     "win_rate",
