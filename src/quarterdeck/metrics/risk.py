@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Callable, Iterator, Mapping
+import operator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -39,7 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from quarterdeck.errors import InputError
-from quarterdeck.history import deals_at, typed_value
+from quarterdeck.history import deals_at, event_order, typed_value
 from quarterdeck.metrics.bookings import rows_of
 from quarterdeck.settings import SETTINGS
 from quarterdeck.store import Store
@@ -82,6 +83,8 @@ MIN_WON_FOR_STALL = 5
 
 CHURN_MOTIONS = ("renewal", "expansion")
 """Deals of an account whose loss or cut is a churn signal for its renewals."""
+
+_T = TypeVar("_T")
 
 _DAY = 86_400
 _CENT = Decimal("0.01")
@@ -165,23 +168,31 @@ class SignalSummary:
 @dataclass(frozen=True)
 class RiskReport:
     """Result of :func:`deal_risks`: flagged deals ranked by value at risk, accounts in
-    jeopardy, a summary per signal, notes on what could not be judged, and the queries."""
+    jeopardy, a summary per signal, notes on what could not be judged, and the queries.
+
+    A large company can have a hundred thousand flagged deals and a report shows a few, so
+    ``deals`` and ``accounts`` are read-only sequences that make their objects only when
+    read: ``report.deals[:15]`` makes fifteen. ``deals_table`` holds the flagged deals as
+    columns (ranked, with every feature and a flag per signal); ``count`` and ``value`` are
+    read from it without making any object.
+    """
 
     as_of: datetime
-    deals: tuple[DealRisk, ...]
-    accounts: tuple[AccountRisk, ...]
+    deals: Sequence[DealRisk]
+    accounts: Sequence[AccountRisk]
     by_signal: tuple[SignalSummary, ...]
     notes: tuple[str, ...]
+    deals_table: pa.Table = field(compare=False, repr=False)
     exprs: Mapping[str, ir.Table] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def count(self) -> int:
-        return len(self.deals)
+        return self.deals_table.num_rows
 
     @property
     def value(self) -> Decimal:
         """Value at risk: the amounts of the flagged deals, each counted once."""
-        return sum((d.value_at_risk for d in self.deals), _ZERO)
+        return _total(self.deals_table.column("amount"))
 
     def signal(self, kind: str) -> SignalSummary:
         """The summary of signal ``kind``."""
@@ -195,11 +206,77 @@ class RiskReport:
         return dict(self.exprs)
 
 
+class _Rows(Sequence[_T]):
+    """A read-only sequence over the rows of an Arrow table whose objects are made only when
+    read: an index or a slice makes just those rows, iterating makes (and keeps) them all.
+
+    It compares equal to a tuple of the same objects, so ``report.deals == ()`` reads as it
+    would for a tuple."""
+
+    __slots__ = ("_made", "_make", "_table")
+
+    def __init__(self, table: pa.Table, make: Callable[[pa.Table], list[_T]]) -> None:
+        self._table = table
+        self._make = make
+        self._made: tuple[_T, ...] | None = None
+
+    def __len__(self) -> int:
+        return self._table.num_rows
+
+    @overload
+    def __getitem__(self, index: int) -> _T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[_T, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> _T | tuple[_T, ...]:
+        if self._made is not None:
+            return self._made[index]
+        n = len(self)
+        if isinstance(index, slice):
+            start, stop, step = index.indices(n)
+            if step != 1:
+                return self._all()[index]
+            return tuple(self._make(self._table.slice(start, max(stop - start, 0))))
+        i = operator.index(index)
+        if not -n <= i < n:
+            raise IndexError("index out of range")
+        return self._make(self._table.slice(i % n, 1))[0]
+
+    def __iter__(self) -> Iterator[_T]:
+        return iter(self._all())
+
+    def __reversed__(self) -> Iterator[_T]:
+        return reversed(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _Rows):
+            return self._all() == other._all()
+        if isinstance(other, tuple):
+            return self._all() == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._all())
+
+    def __repr__(self) -> str:
+        return repr(self._all())
+
+    def _all(self) -> tuple[_T, ...]:
+        if self._made is None:
+            with _collector_paused():
+                self._made = tuple(self._make(self._table))
+        return self._made
+
+
 # -- per-deal features ------------------------------------------------------------------------
 #
-# Each feature is one aggregation over one table, filtered by field and time (nothing after
+# Each feature is an aggregation over one table, filtered by field and time (nothing after
 # ``as_of``). ``deals`` (a table with a deal_id column) restricts it to those deals before
 # aggregating, which is what keeps the report fast: the open deals are a small share of all.
+# The aggregates are written once (``_push_aggregates`` and its kin) and shared by the
+# single-feature functions and by the report, which reads every feature of one table in one
+# pass over it.
 
 
 def _moment(as_of: datetime) -> ir.TimestampScalar:
@@ -215,18 +292,54 @@ def _only(rows: ir.Table, deals: ir.Table | None) -> ir.Table:
 
 
 def _events(
-    store: Store, as_of: datetime, field_name: str, deals: ir.Table | None = None
+    store: Store,
+    as_of: datetime,
+    fields: str | tuple[str, ...],
+    deals: ir.Table | None = None,
 ) -> ir.Table:
-    """The changes of one tracked field recorded at or before ``as_of``."""
+    """The changes of the tracked field(s) ``fields`` recorded at or before ``as_of``."""
     events = store.table("deal_events")
-    events = events.filter(events.field == field_name, events.at <= _moment(as_of))
-    return _only(events.select("deal_id", "at", "seq", "old_value", "new_value"), deals)
+    wanted = events.field == fields if isinstance(fields, str) else events.field.isin(fields)
+    events = events.filter(wanted, events.at <= _moment(as_of))
+    return _only(events.select("deal_id", "at", "seq", "field", "old_value", "new_value"), deals)
 
 
 def _activities(store: Store, as_of: datetime, deals: ir.Table | None = None) -> ir.Table:
     activities = store.table("activities")
     activities = activities.filter(activities.deal_id.notnull(), activities.at <= _moment(as_of))
     return _only(activities.select("deal_id", "at", "kind", "who"), deals)
+
+
+def _value_of(events: ir.Table, field_name: str, column: str = "new_value") -> ir.Value:
+    """``column`` read as ``field_name``'s type on that field's events, null on others."""
+    return ibis.cases((events.field == field_name, typed_value(field_name, events[column])))
+
+
+def _push_aggregates(events: ir.Table) -> dict[str, ir.Scalar]:
+    """``pushes``: changes of the close date to a later date; ``pushed_from``: the close date
+    before the first of them (by time, ties by seq)."""
+    old = _value_of(events, "close_date", "old_value")
+    push = _value_of(events, "close_date") > old
+    first = event_order(events)
+    return {"pushes": events.count(where=push), "pushed_from": old.argmin(first, where=push)}
+
+
+def _entry_aggregates(events: ir.Table) -> dict[str, ir.Scalar]:
+    """``entered_at``: the time of the last stage change."""
+    return {"entered_at": events.at.max(where=events.field == "stage")}
+
+
+def _peak_aggregates(events: ir.Table) -> dict[str, ir.Scalar]:
+    """``peak_amount``: the highest amount."""
+    return {"peak_amount": _value_of(events, "amount").max()}
+
+
+def _activity_aggregates(activities: ir.Table) -> dict[str, ir.Scalar]:
+    """``last_activity_at``: the last activity; ``contacts``: distinct buyer contacts."""
+    return {
+        "last_activity_at": activities.at.max(),
+        "contacts": activities.who.nunique(where=activities.kind == "contact_role"),
+    }
 
 
 def open_deals_at(store: Store, as_of: datetime) -> ir.Table:
@@ -239,61 +352,30 @@ def close_date_pushes(store: Store, as_of: datetime, deals: ir.Table | None = No
     """Per deal whose close date was pushed by ``as_of``: ``pushes`` (how many changes moved
     it to a later date) and ``pushed_from`` (the close date before the first push)."""
     events = _events(store, as_of, "close_date", deals)
-    old = typed_value("close_date", events.old_value)
-    new = typed_value("close_date", events.new_value)
-    pushes = events.filter(new > old)
-    first = ibis.struct({"at": pushes.at, "seq": pushes.seq})
-    return pushes.group_by("deal_id").aggregate(
-        pushes=pushes.count(),
-        pushed_from=typed_value("close_date", pushes.old_value).argmin(first),
-    )
+    pushes = events.group_by("deal_id").aggregate(**_push_aggregates(events))
+    return pushes.filter(pushes.pushes > 0)
 
 
 def stage_entries(store: Store, as_of: datetime, deals: ir.Table | None = None) -> ir.Table:
     """Per deal: ``entered_at``, when it entered its stage of ``as_of`` (its last stage
     change at or before then; a deal that comes back to a stage starts again)."""
     events = _events(store, as_of, "stage", deals)
-    return events.group_by("deal_id").aggregate(entered_at=events.at.max())
-
-
-def won_stage_times(store: Store, as_of: datetime) -> ir.Table:
-    """Per (stage, deal) of the deals won at ``as_of``: ``seconds`` the deal spent in the
-    stage, from entering it to leaving it, summed over its visits."""
-    deals = deals_at(store, as_of)
-    events = _events(store, as_of, "stage", deals.filter(deals.is_won))
-    order = ibis.window(group_by="deal_id", order_by=["at", "seq"])
-    visits = events.select(
-        "deal_id", stage=events.new_value, entered=events.at, left=events.at.lead().over(order)
-    )
-    visits = visits.filter(visits.left.notnull(), visits.stage.notnull())
-    return visits.group_by("stage", "deal_id").aggregate(
-        seconds=visits.left.delta(visits.entered, unit="second").sum()
-    )
-
-
-def stage_norms(times: ir.Table, quantile: float) -> ir.Table:
-    """Per stage: ``won_deals`` that passed through it and ``limit_days``, the whole days
-    within which ``quantile`` of them left it: the smallest d such that at least that share
-    of the won deals spent d whole days or fewer in the stage.
-
-    Worked in the engine on a histogram of whole days per stage, so it stays small."""
-    days = times.select("stage", days=times.seconds // _DAY)
-    hist = days.group_by("stage", "days").aggregate(deals=days.count())
-    so_far = ibis.cumulative_window(group_by="stage", order_by="days")
-    hist = hist.mutate(
-        _below=hist.deals.sum().over(so_far), _all=hist.deals.sum().over(group_by="stage")
-    )
-    return hist.group_by("stage").aggregate(
-        won_deals=hist._all.max(),
-        limit_days=hist.days.min(where=hist._below / hist._all >= quantile),
-    )
+    return events.group_by("deal_id").aggregate(**_entry_aggregates(events))
 
 
 def amount_peaks(store: Store, as_of: datetime, deals: ir.Table | None = None) -> ir.Table:
     """Per deal: ``peak_amount``, the highest amount it had at or before ``as_of``."""
     events = _events(store, as_of, "amount", deals)
+    return events.group_by("deal_id").aggregate(**_peak_aggregates(events))
+
+
+def deal_history_features(store: Store, as_of: datetime, deals: ir.Table | None = None) -> ir.Table:
+    """Per deal with a stage, amount or close-date change by ``as_of``: the columns of
+    :func:`close_date_pushes` (``pushes`` 0 when never pushed), :func:`stage_entries` and
+    :func:`amount_peaks`, read in one pass over the history."""
+    events = _events(store, as_of, ("stage", "amount", "close_date"), deals)
     return events.group_by("deal_id").aggregate(
-        peak_amount=typed_value("amount", events.new_value).max()
+        **_push_aggregates(events), **_entry_aggregates(events), **_peak_aggregates(events)
     )
 
 
@@ -309,6 +391,110 @@ def buyer_contacts(store: Store, as_of: datetime, deals: ir.Table | None = None)
     roles = _activities(store, as_of, deals)
     roles = roles.filter(roles.kind == "contact_role")
     return roles.group_by("deal_id").aggregate(contacts=roles.who.nunique())
+
+
+def activity_features(store: Store, as_of: datetime, deals: ir.Table | None = None) -> ir.Table:
+    """Per deal with any activity at or before ``as_of``: ``last_activity_at`` and
+    ``contacts`` (0 when it has activities but no contact role), in one pass."""
+    activities = _activities(store, as_of, deals)
+    return activities.group_by("deal_id").aggregate(**_activity_aggregates(activities))
+
+
+def won_stage_times(
+    store: Store, as_of: datetime, stages: Sequence[str] | None = None
+) -> ir.Table:
+    """Per (stage, deal) of the deals won at ``as_of``: ``seconds`` the deal spent in the
+    stage, from entering it to leaving it, summed over its visits (only the ``stages``
+    named, when given)."""
+    won = _won_deals(store, as_of)
+    visits = _won_visits(store, as_of, won)
+    visits = visits.filter(
+        visits.stage.notnull() if stages is None else visits.stage.isin(tuple(stages))
+    )
+    times = visits.group_by("stage", "_deal").aggregate(seconds=visits.seconds.sum())
+    return times.join(won, "_deal").select("stage", "deal_id", "seconds")
+
+
+def _won_deals(store: Store, as_of: datetime) -> ir.Table:
+    """The deals won at ``as_of``, each with a number (``_deal``): the engine orders each
+    deal's changes faster by a number than by its id."""
+    deals = deals_at(store, as_of)
+    return deals.filter(deals.is_won).select("deal_id", _deal=ibis.row_number().over())
+
+
+def _won_visits(
+    store: Store, as_of: datetime, won: ir.Table, stages: Sequence[str] | None = None
+) -> ir.Table:
+    """Every stage visit of the ``won`` deals that ended by ``as_of``: ``_deal``, ``stage``
+    (or, with ``stages``, ``_stage``: its position among them, -1 for any other) and
+    ``seconds`` from entering the stage to the deal's next stage change."""
+    events = _events(store, as_of, "stage")
+    events = events.join(won, "deal_id")
+    if stages is None:
+        events = events.select("_deal", "at", "seq", stage=events.new_value)
+    else:
+        position = (
+            ibis.cases(*((events.new_value == s, i) for i, s in enumerate(stages)), else_=-1)
+            if stages
+            else ibis.literal(-1)
+        )
+        events = events.select("_deal", "at", "seq", _stage=position)
+    order = ibis.window(group_by="_deal", order_by=["at", "seq"])
+    visits = events.mutate(seconds=events.at.lead().over(order).delta(events.at, unit="second"))
+    return visits.drop("at", "seq").filter(visits.seconds.notnull())
+
+
+def _won_stage_days(
+    store: Store, as_of: datetime, won: ir.Table, stages: Sequence[str]
+) -> ir.Table:
+    """Per (stage, deal) of ``stages`` and the deals ``won``: ``_deal`` and ``days``, the
+    whole days of :func:`won_stage_times`.
+
+    The visits are summed per deal with one column per stage, then laid out as rows again:
+    grouping by deal alone is several times faster than grouping by deal and stage. The
+    days are taken per deal, before the rows are laid out, so that the engine's wide sums
+    are not carried along."""
+    visits = _won_visits(store, as_of, won, stages)
+    if not stages:
+        return visits.filter(visits._stage >= 0).select(
+            "_deal", stage=ibis.null("string"), days=visits.seconds // _DAY
+        )
+    per_deal = visits.group_by("_deal").aggregate(
+        **{
+            f"_{i}": visits.seconds.sum(where=visits._stage == i) // _DAY
+            for i in range(len(stages))
+        }
+    )
+    days = ibis.union(
+        *(
+            per_deal.select("_deal", stage=ibis.literal(s), days=per_deal[f"_{i}"])
+            for i, s in enumerate(stages)
+        )
+    )
+    return days.filter(days.days.notnull())
+
+
+def stage_norms(times: ir.Table, quantile: float) -> ir.Table:
+    """Per stage: ``won_deals`` that passed through it and ``limit_days``, the whole days
+    within which ``quantile`` of them left it: the smallest d such that at least that share
+    of the won deals spent d whole days or fewer in the stage (``times``: rows of
+    :func:`won_stage_times`).
+
+    Worked in the engine on a histogram of whole days per stage, so it stays small."""
+    return _day_norms(times.select("stage", days=times.seconds // _DAY), quantile)
+
+
+def _day_norms(days: ir.Table, quantile: float) -> ir.Table:
+    """:func:`stage_norms` of whole days per (stage, deal)."""
+    hist = days.group_by("stage", "days").aggregate(deals=days.count())
+    so_far = ibis.cumulative_window(group_by="stage", order_by="days")
+    hist = hist.mutate(
+        _below=hist.deals.sum().over(so_far), _all=hist.deals.sum().over(group_by="stage")
+    )
+    return hist.group_by("stage").aggregate(
+        won_deals=hist._all.max(),
+        limit_days=hist.days.min(where=hist._below / hist._all >= quantile),
+    )
 
 
 def account_churn(
@@ -481,36 +667,35 @@ def deal_risks(store: Store, as_of: datetime, settings: Mapping[str, Any]) -> Ri
         "deal_id", "name", "owner_id", "account_id", "motion", "stage", "amount",
         "close_date", "created_at",
     )  # fmt: skip
-    stages_expr = _stage_check(store, as_of, deals, limits.quantile)
+    held = deals.group_by("stage").aggregate(open_deals=deals.count())
+    names = [r["stage"] for r in rows_of(store, held) if r["stage"] is not None]
+    stages_expr = _stage_check(store, as_of, held, sorted(names), limits.quantile)
     stages = rows_of(store, stages_expr)
     notes.extend(_stage_notes(stages))
-    features = _features(store, as_of, deals, limits, judged, stages)
-    flags = _flags(features, as_of, limits, judged)
-    flagged = features.mutate(**{f"is_{k}": v.fill_null(False) for k, v in flags.items()})
-    flagged = flagged.filter(ibis.or_(*[flagged[f"is_{k}"] for k in SIGNALS]))
-    # Account names only for the flagged deals: the accounts table can be as large as deals.
-    accounts = store.table("accounts").select("account_id", account_name="name")
-    expr = flagged.left_join(accounts, "account_id").select(flagged, accounts.account_name)
-    expr = expr.order_by(expr.amount.isnull(), ibis.desc("amount"), "deal_id")
+    expr = _features(store, as_of, deals, limits, judged, stages)
 
-    table = store.to_arrow(expr)
-    with _collector_paused():
-        risks = _deal_risks(table, _Context.of(as_of, limits))
-        return RiskReport(
-            as_of=as_of,
-            deals=risks,
-            accounts=_accounts(table),
-            by_signal=_summaries(risks, judged),
-            notes=tuple(notes),
-            exprs={"deals": expr, "stages": stages_expr},
-        )
+    # Ranked here rather than by the engine, which would sort every feature column along.
+    table = _ranked(store.to_arrow(expr))
+    context = _Context.of(as_of, limits)
+    accounts = _account_totals(table, _account_names(store, table))
+    return RiskReport(
+        as_of=as_of,
+        deals=_Rows(table, lambda part: _deal_risks(part, context)),
+        accounts=_Rows(accounts, lambda part: _accounts(part, table)),
+        by_signal=_summaries(table, judged),
+        notes=tuple(notes),
+        deals_table=table,
+        exprs={"deals": expr, "stages": stages_expr},
+    )
 
 
-def _stage_check(store: Store, as_of: datetime, deals: ir.Table, quantile: float) -> ir.Table:
-    """Per stage holding open deals: how many, how many won deals passed through it, and
-    the whole days within which ``quantile`` of them left it."""
-    held = deals.group_by("stage").aggregate(open_deals=deals.count())
-    norms = stage_norms(won_stage_times(store, as_of), quantile)
+def _stage_check(
+    store: Store, as_of: datetime, held: ir.Table, names: Sequence[str], quantile: float
+) -> ir.Table:
+    """Per stage holding open deals (``held``: stage, open_deals; ``names``: those stages):
+    how many won deals passed through it and the whole days within which ``quantile`` of
+    them left it."""
+    norms = _day_norms(_won_stage_days(store, as_of, _won_deals(store, as_of), names), quantile)
     joined = held.left_join(norms, "stage")
     return joined.select(
         held.stage,
@@ -528,28 +713,24 @@ def _features(
     judged: Mapping[str, bool],
     stages: list[dict[str, Any]],
 ) -> ir.Table:
-    """The open deals with every feature the signals read, one column each."""
-    pushes = close_date_pushes(store, as_of, deals)
-    pushes = pushes.filter(pushes.pushes >= limits.pushes)
-    entries = stage_entries(store, as_of, deals)
-    peaks = amount_peaks(store, as_of, deals)
+    """The open deals that show a signal, with every feature the signals read and a flag
+    per signal (``is_<signal>``): one pass over their history, one over their activities,
+    and the churn of their accounts, joined in one step."""
+    history = deal_history_features(store, as_of, deals)
     renewals = deals.filter(deals.motion == "renewal")
-    churn = account_churn(store, as_of, limits.churn_days, limits.cut, renewals)
-    churn = renewal_churn(renewals, churn)
-    t = deals.left_join(pushes, "deal_id").select(deals, pushes.pushes, pushes.pushed_from)
-    t = t.left_join(entries, "deal_id").select(t, entries.entered_at)
-    t = t.left_join(peaks, "deal_id").select(t, peaks.peak_amount)
-    if judged["quiet"]:
-        last = last_activities(store, as_of, deals)
-        t = t.left_join(last, "deal_id").select(t, last.last_activity_at)
+    churn = renewal_churn(
+        renewals, account_churn(store, as_of, limits.churn_days, limits.cut, renewals)
+    )
+    joined = deals.left_join(history, "deal_id")
+    if judged["quiet"] or judged["single_contact"]:
+        activities = activity_features(store, as_of, deals)
+        joined = joined.left_join(activities, "deal_id")
+        last_activity_at = activities.last_activity_at
+        contacts = activities.contacts.fill_null(0)
     else:
-        t = t.mutate(last_activity_at=ibis.null("timestamp"))
-    if judged["single_contact"]:
-        contacts = buyer_contacts(store, as_of, deals)
-        t = t.left_join(contacts, "deal_id").select(t, contacts=contacts.contacts.fill_null(0))
-    else:
-        t = t.mutate(contacts=ibis.null("int64"))
-    t = t.left_join(churn, "deal_id").select(t, churn.churn)
+        last_activity_at = ibis.null("timestamp")
+        contacts = ibis.null("int64")
+    joined = joined.left_join(churn, "deal_id")
     # The won-deal norms are a handful of numbers, read once: a literal per stage.
     norms = [
         (r["stage"], int(r["limit_days"]))
@@ -558,30 +739,40 @@ def _features(
     ]
     limit = ibis.null("int64")
     if norms:
-        limit = ibis.cases(*((t.stage == stage, days) for stage, days in norms))
-    moment = _moment(as_of)
-    return t.mutate(
-        days_in_stage=moment.delta(t.entered_at, unit="second") // _DAY,
-        limit_days=limit.cast("int64"),
-    )
+        limit = ibis.cases(*((deals.stage == stage, days) for stage, days in norms))
+    features = {
+        **{name: deals[name] for name in deals.columns},
+        "pushes": history.pushes,
+        "pushed_from": history.pushed_from,
+        "peak_amount": history.peak_amount,
+        "last_activity_at": last_activity_at,
+        "contacts": contacts,
+        "churn": churn.churn,
+        "days_in_stage": _moment(as_of).delta(history.entered_at, unit="second") // _DAY,
+        "limit_days": limit.cast("int64"),
+    }
+    flags = _flags(features, as_of, limits, judged)
+    t = joined.select(**features, **{f"is_{k}": v.fill_null(False) for k, v in flags.items()})
+    return t.filter(ibis.or_(*(t[f"is_{k}"] for k in SIGNALS)))
 
 
 def _flags(
-    t: ir.Table, as_of: datetime, limits: _Thresholds, judged: Mapping[str, bool]
+    t: Mapping[str, ir.Value], as_of: datetime, limits: _Thresholds, judged: Mapping[str, bool]
 ) -> dict[str, ir.BooleanValue]:
-    """Each signal as a condition on the feature columns (null counts as no signal)."""
+    """Each signal as a condition on the features (null counts as no signal)."""
     quiet_line = _moment(as_of - timedelta(days=limits.quiet_days))
+    pushes, amount, peak = t["pushes"], t["amount"], t["peak_amount"]
+    created, contacts = t["created_at"], t["contacts"]
     return {
-        "past_close_date": t.close_date < _day(as_of.date()),
-        "pushed": t.pushes.notnull(),
-        "stalled": t.days_in_stage > t.limit_days,
-        "amount_cut": (t.amount < t.peak_amount) & _cut_by(t.peak_amount, t.amount, limits.cut),
+        "past_close_date": t["close_date"] < _day(as_of.date()),
+        "pushed": (pushes > 0) & (pushes >= limits.pushes),
+        "stalled": t["days_in_stage"] > t["limit_days"],
+        "amount_cut": (amount < peak) & _cut_by(peak, amount, limits.cut),
         "quiet": ibis.literal(judged["quiet"])
-        & (t.created_at.isnull() | (t.created_at <= quiet_line))
-        & (ibis.coalesce(t.last_activity_at, t.created_at) <= quiet_line),
-        "single_contact": ibis.literal(judged["single_contact"])
-        & (t.contacts < limits.min_contacts),
-        "churn": t.churn.notnull(),
+        & (created.isnull() | (created <= quiet_line))
+        & (ibis.coalesce(t["last_activity_at"], created) <= quiet_line),
+        "single_contact": ibis.literal(judged["single_contact"]) & (contacts < limits.min_contacts),
+        "churn": t["churn"].notnull(),
     }
 
 
@@ -617,7 +808,7 @@ _DEAL_COLUMNS = (
 """The columns of a flagged deal, in the order of DealRisk's fields."""
 
 
-def _deal_risks(table: pa.Table, context: _Context) -> tuple[DealRisk, ...]:
+def _deal_risks(table: pa.Table, context: _Context) -> list[DealRisk]:
     """The flagged deals of ``table`` with their signals in words.
 
     Column by column rather than row by row: a report can flag a hundred thousand deals,
@@ -628,18 +819,16 @@ def _deal_risks(table: pa.Table, context: _Context) -> tuple[DealRisk, ...]:
         rows = np.flatnonzero(table.column(f"is_{kind}").to_numpy(zero_copy_only=False))
         if not len(rows):
             continue
-        words, reads = _SIGNAL_WORDS[kind]
-        part = table.select(list(reads)).take(pa.array(rows))
-        values = [_python(part.column(name)) for name in reads]
-        for i, *args in zip(rows.tolist(), *values, strict=True):
-            signals[i].append(words(context, *args))
+        words = _SIGNAL_WORDS[kind]
+        for i, signal in zip(rows.tolist(), words(context, table.take(rows)), strict=True):
+            signals[i].append(signal)
     columns = [_python(table.column(c)) for c in _DEAL_COLUMNS]
-    return tuple(
+    return [
         DealRisk(deal_id, name, owner, account, motion, stage, amount, close, tuple(found))
         for deal_id, name, owner, account, motion, stage, amount, close, found in zip(
             *columns, signals, strict=True
         )
-    )
+    ]
 
 
 @contextlib.contextmanager
@@ -655,7 +844,7 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _python(column: pa.ChunkedArray) -> list[Any]:
+def _python(column: pa.ChunkedArray | pa.Array) -> list[Any]:
     """The values of ``column`` as Python objects (None for nulls), dates and times through
     NumPy and money through text, which is many times faster than Arrow's own conversion."""
     kind = column.type
@@ -668,59 +857,140 @@ def _python(column: pa.ChunkedArray) -> list[Any]:
     return column.to_pylist()
 
 
-def _past_close_date(context: _Context, close_date: date) -> RiskSignal:
-    days = (context.as_of.date() - close_date).days
-    return RiskSignal(
-        "past_close_date", f"close date {close_date} passed {_count(days, 'day')} ago", days, 0
-    )
+def _text(column: pa.ChunkedArray) -> list[str]:
+    """Dates (or the days of times) as ISO text, as ``str(date)`` writes them."""
+    if pa.types.is_timestamp(column.type):
+        column = column.cast(pa.date32())
+    return column.cast(pa.string()).to_pylist()  # type: ignore[no-any-return]
 
 
-def _pushed(context: _Context, pushes: int, pushed_from: date, close_date: date) -> RiskSignal:
-    return RiskSignal(
-        "pushed",
-        f"close date pushed {_times(pushes)}, from {pushed_from} to {close_date}",
-        pushes,
-        context.limits.pushes,
-    )
+def _days(column: pa.ChunkedArray, until: datetime) -> list[int]:
+    """Whole days from each time (or date) of ``column`` to ``until``, as
+    ``(until - t).days`` counts them (nulls count 0: the callers read only valid rows)."""
+    if pa.types.is_date(column.type):
+        values = column.cast(pa.date32()).cast(pa.int32()).to_numpy(zero_copy_only=False)
+        return (until.date().toordinal() - _EPOCH.toordinal() - values).tolist()  # type: ignore[no-any-return]
+    micros = pc.fill_null(column.cast(pa.timestamp("us")).cast(pa.int64()), 0)
+    since = (until - datetime.combine(_EPOCH, datetime.min.time())) // timedelta(microseconds=1)
+    return ((since - micros.to_numpy()) // 86_400_000_000).tolist()  # type: ignore[no-any-return]
 
 
-def _stalled(context: _Context, stage: str, days: int, limit: int) -> RiskSignal:
-    return RiskSignal(
-        "stalled",
-        f"in {stage} {_count(days, 'day')}; {context.share} of won deals left it within "
-        f"{_count(limit, 'day')}",
-        days,
-        limit,
-    )
+_EPOCH = date(1970, 1, 1)
 
 
-def _amount_cut(context: _Context, amount: Decimal, peak: Decimal) -> RiskSignal:
-    share = (peak - amount) / peak
-    return RiskSignal(
-        "amount_cut",
-        f"amount cut from {_money(peak)} to {_money(amount)} ({_percent(share)} below its highest)",
-        share,
-        Decimal(str(context.limits.cut)),
-    )
+class _Counts:
+    """``n noun(s)`` for many counts of one noun, each distinct count worded once."""
+
+    def __init__(self, noun: str) -> None:
+        self.noun = noun
+        self.words: dict[int, str] = {}
+
+    def __call__(self, n: int) -> str:
+        words = self.words.get(n)
+        if words is None:
+            words = self.words[n] = _count(n, self.noun)
+        return words
 
 
-def _quiet(context: _Context, last: datetime | None, created: datetime) -> RiskSignal:
-    if last is None:
-        days = (context.as_of - created).days
-        evidence = f"no activity since it was created {_count(days, 'day')} ago"
-    else:
-        days = (context.as_of - last).days
-        evidence = f"no activity for {_count(days, 'day')} (last on {last.date()})"
-    return RiskSignal("quiet", evidence, days, context.limits.quiet_days)
+def _past_close_date(context: _Context, rows: pa.Table) -> list[RiskSignal]:
+    days = _Counts("day")
+    close = rows.column("close_date")
+    return [
+        RiskSignal("past_close_date", f"close date {on} passed {days(n)} ago", n, 0)
+        for on, n in zip(_text(close), _days(close, context.as_of), strict=True)
+    ]
 
 
-def _single_contact(context: _Context, contacts: int) -> RiskSignal:
-    found = "no buyer contact" if contacts == 0 else _count(contacts, "buyer contact")
+def _pushed(context: _Context, rows: pa.Table) -> list[RiskSignal]:
+    line = context.limits.pushes
+    return [
+        RiskSignal("pushed", f"close date pushed {_times(n)}, from {before} to {now}", n, line)
+        for n, before, now in zip(
+            rows.column("pushes").to_pylist(),
+            _text(rows.column("pushed_from")),
+            _text(rows.column("close_date")),
+            strict=True,
+        )
+    ]
+
+
+def _stalled(context: _Context, rows: pa.Table) -> list[RiskSignal]:
+    days = _Counts("day")
+    share = context.share
+    return [
+        RiskSignal(
+            "stalled",
+            f"in {stage} {days(n)}; {share} of won deals left it within {days(limit)}",
+            n,
+            limit,
+        )
+        for stage, n, limit in zip(
+            rows.column("stage").to_pylist(),
+            rows.column("days_in_stage").to_pylist(),
+            rows.column("limit_days").to_pylist(),
+            strict=True,
+        )
+    ]
+
+
+def _amount_cut(context: _Context, rows: pa.Table) -> list[RiskSignal]:
+    line = Decimal(str(context.limits.cut))
+    signals = []
+    for amount, peak in zip(
+        _python(rows.column("amount")), _python(rows.column("peak_amount")), strict=True
+    ):
+        share = (peak - amount) / peak
+        signals.append(
+            RiskSignal(
+                "amount_cut",
+                f"amount cut from {_money(peak)} to {_money(amount)} "
+                f"({_percent(share)} below its highest)",
+                share,
+                line,
+            )
+        )
+    return signals
+
+
+def _quiet(context: _Context, rows: pa.Table) -> list[RiskSignal]:
+    days = _Counts("day")
+    line = context.limits.quiet_days
+    last = rows.column("last_activity_at")
+    created = rows.column("created_at")
+    return [
+        RiskSignal(
+            "quiet",
+            f"no activity since it was created {days(age)} ago"
+            if on is None
+            else f"no activity for {days(idle)} (last on {on})",
+            age if on is None else idle,
+            line,
+        )
+        for on, idle, age in zip(
+            _text(last), _days(last, context.as_of), _days(created, context.as_of), strict=True
+        )
+    ]
+
+
+def _single_contact(context: _Context, rows: pa.Table) -> list[RiskSignal]:
     wanted = context.limits.min_contacts
-    return RiskSignal("single_contact", f"{found} involved ({wanted} wanted)", contacts, wanted)
+    people = _Counts("buyer contact")
+    return [
+        RiskSignal(
+            "single_contact",
+            f"{'no buyer contact' if n == 0 else people(n)} involved ({wanted} wanted)",
+            n,
+            wanted,
+        )
+        for n in rows.column("contacts").to_pylist()
+    ]
 
 
-def _churn(context: _Context, churn: list[dict[str, Any]]) -> RiskSignal:
+def _churn(context: _Context, rows: pa.Table) -> list[RiskSignal]:
+    return [_churn_of(context, churn) for churn in rows.column("churn").to_pylist()]
+
+
+def _churn_of(context: _Context, churn: list[dict[str, Any]]) -> RiskSignal:
     signals = sorted(churn, key=lambda c: (c["on"], c["deal_id"], c["kind"]))
     words = []
     for c in signals:
@@ -744,57 +1014,89 @@ def _churn(context: _Context, churn: list[dict[str, Any]]) -> RiskSignal:
     )
 
 
-_SIGNAL_WORDS: dict[str, tuple[Callable[..., RiskSignal], tuple[str, ...]]] = {
-    "past_close_date": (_past_close_date, ("close_date",)),
-    "pushed": (_pushed, ("pushes", "pushed_from", "close_date")),
-    "stalled": (_stalled, ("stage", "days_in_stage", "limit_days")),
-    "amount_cut": (_amount_cut, ("amount", "peak_amount")),
-    "quiet": (_quiet, ("last_activity_at", "created_at")),
-    "single_contact": (_single_contact, ("contacts",)),
-    "churn": (_churn, ("churn",)),
+_SIGNAL_WORDS: dict[str, Callable[[_Context, pa.Table], list[RiskSignal]]] = {
+    "past_close_date": _past_close_date,
+    "pushed": _pushed,
+    "stalled": _stalled,
+    "amount_cut": _amount_cut,
+    "quiet": _quiet,
+    "single_contact": _single_contact,
+    "churn": _churn,
 }
-"""Each signal's words, and the feature columns they read (in the order of their
-arguments after the context)."""
+"""Each signal's words, for the rows (of the flagged deals) that show it."""
 
 
-def _accounts(table: pa.Table) -> tuple[AccountRisk, ...]:
-    """The flagged deals of ``table`` (ranked) grouped by account, largest total first."""
-    rows = table.select(["account_id", "account_name", "deal_id", "amount"])
-    rows = rows.filter(pc.is_valid(rows.column("account_id")))
-    # One thread keeps each account's deals in the table's order: largest first.
-    grouped = rows.group_by("account_id", use_threads=False).aggregate(
-        [("account_name", "first"), ("deal_id", "list"), ("amount", "sum")]
+def _total(amounts: pa.ChunkedArray | pa.Array) -> Decimal:
+    """The sum of ``amounts`` to the cent (no amount counts nothing)."""
+    total = pc.sum(amounts).as_py()
+    return _ZERO if total is None else Decimal(total).quantize(_CENT)
+
+
+def _ranked(table: pa.Table) -> pa.Table:
+    """The flagged deals by value at risk: largest amount first, no amount last, then by id."""
+    order = pc.sort_indices(
+        table, [("amount", "descending", "at_end"), ("deal_id", "ascending", "at_end")]
     )
+    return table.take(order)
+
+
+def _account_names(store: Store, table: pa.Table) -> pa.Table:
+    """account_id and name of the accounts of the flagged deals of ``table``: looked up for
+    those alone, since the accounts table can be as large as the deals."""
+    ids = pc.unique(pc.drop_null(table.column("account_id").combine_chunks()))
+    wanted = ibis.memtable(pa.table({"account_id": ids}))
+    accounts = store.table("accounts")
+    accounts = accounts.filter(accounts.account_id.isin(wanted.account_id))
+    return store.to_arrow(accounts.select("account_id", "name"))
+
+
+def _account_totals(table: pa.Table, names: pa.Table) -> pa.Table:
+    """The accounts of the flagged deals of ``table``: account_id, account_name (from
+    ``names``) and value, the largest value first (then by id)."""
+    rows = table.select(["account_id", "amount"])
+    rows = rows.filter(pc.is_valid(rows.column("account_id")))
+    grouped = rows.group_by("account_id").aggregate([("amount", "sum")])
     value = pc.fill_null(
         grouped.column("amount_sum"), pa.scalar(0, grouped.schema.field("amount_sum").type)
     )
-    grouped = grouped.set_column(grouped.schema.get_field_index("amount_sum"), "value", value)
-    grouped = grouped.sort_by([("value", "descending"), ("account_id", "ascending")])
-    return tuple(
-        AccountRisk(account, name, tuple(deals), amount.quantize(_CENT))
-        for account, name, deals, amount in zip(
-            _python(grouped.column("account_id")),
-            _python(grouped.column("account_name_first")),
-            grouped.column("deal_id_list").to_pylist(),
-            _python(grouped.column("value")),
+    totals = pa.table({"account_id": grouped.column("account_id"), "value": value})
+    names = names.select(["account_id", "name"]).rename_columns(["account_id", "account_name"])
+    totals = totals.join(names, "account_id", join_type="left outer")
+    return totals.sort_by([("value", "descending"), ("account_id", "ascending")])
+
+
+def _accounts(accounts: pa.Table, table: pa.Table) -> list[AccountRisk]:
+    """The ``accounts`` (rows of :func:`_account_totals`) with their flagged deals of
+    ``table``, in its order: largest first."""
+    ids = accounts.column("account_id")
+    rows = table.select(["account_id", "deal_id"])
+    rows = rows.filter(pc.is_in(rows.column("account_id"), value_set=ids.combine_chunks()))
+    deals: dict[str, list[str]] = {}
+    for account, deal in zip(
+        rows.column("account_id").to_pylist(), rows.column("deal_id").to_pylist(), strict=True
+    ):
+        deals.setdefault(account, []).append(deal)
+    return [
+        AccountRisk(account, name, tuple(deals[account]), value.quantize(_CENT))
+        for account, name, value in zip(
+            ids.to_pylist(),
+            accounts.column("account_name").to_pylist(),
+            _python(accounts.column("value")),
             strict=True,
         )
-    )
+    ]
 
 
-def _summaries(
-    risks: tuple[DealRisk, ...], judged: Mapping[str, bool]
-) -> tuple[SignalSummary, ...]:
-    ids: dict[str, list[str]] = {kind: [] for kind in SIGNALS}
-    values = dict.fromkeys(SIGNALS, _ZERO)
-    for risk in risks:
-        for signal in risk.signals:
-            ids[signal.kind].append(risk.deal_id)
-            values[signal.kind] += risk.value_at_risk
-    return tuple(
-        SignalSummary(kind, len(ids[kind]), values[kind], tuple(ids[kind]), judged[kind])
-        for kind in SIGNALS
-    )
+def _summaries(table: pa.Table, judged: Mapping[str, bool]) -> tuple[SignalSummary, ...]:
+    """Per signal: the flagged deals of ``table`` that show it (in its order) and their value."""
+    summaries = []
+    keys = table.select(["deal_id", "amount"])
+    for kind in SIGNALS:
+        rows = keys.filter(table.column(f"is_{kind}"))
+        ids = tuple(rows.column("deal_id").to_pylist())
+        value = _total(rows.column("amount"))
+        summaries.append(SignalSummary(kind, len(ids), value, ids, judged[kind]))
+    return tuple(summaries)
 
 
 # -- words ------------------------------------------------------------------------------------
