@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint format bench-import clean
+.PHONY: demo test lint format bench-import bench-brief clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,9 @@ format: $(INSTALLED)
 
 bench-import: $(INSTALLED)
 	$(BIN)/python bench/import_1m.py
+
+bench-brief: $(INSTALLED)
+	$(BIN)/python bench/brief_1m.py
 
 clean:
 	rm -rf $(VENV) demo bench/out .pytest_cache

@@ -686,7 +686,7 @@ class _Writer:
             self._change_sentence(f"Since {b.period.label} began", b.period_change),
         ]
         blocks = (
-            self._waterfall_chart("This week", b.week_change),
+            self._waterfall_chart("this week", b.week_change),
             self._waterfall_chart(f"{b.period.label} to date", b.period_change),
         )
         return Section("change", "What changed", tuple(paragraphs), blocks, new_page=True)
@@ -710,7 +710,7 @@ class _Writer:
             return Step(label, amount, **self.refs.link(deal_ids, f"{title}: {label}"))
 
         return WaterfallChart(
-            title=f"Pipeline due in {change.period.label}: {title.lower()}",
+            title=f"Pipeline due in {change.period.label}: {title}",
             start=Step("start", change.start_amount),
             steps=tuple(
                 step(BAR_LABELS.get(bar.name, bar.name), bar.sign * bar.amount, bar.deal_ids)
