@@ -14,6 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from quarterdeck.history import deals_at
@@ -497,17 +498,17 @@ class _Writer:
     def risks(self) -> Section:
         b, report = self.b, self.b.risks
         flagged = report.deals
-        value = sum((d.amount or Decimal("0.00") for d in flagged), Decimal("0.00"))
+        value = report.value
         mitigations: dict[str, list[ItemView]] = {}
         for view in b.agenda.of_kind("risk"):
             for deal_id in view.item.deal_ids:
                 mitigations.setdefault(deal_id, []).append(view)
         paragraphs = []
-        if flagged:
+        if report.count:
             top = flagged[:TOP_RISKS]
             unmitigated = [d for d in top if d.deal_id not in mitigations]
             paragraphs.append(
-                f"{count(len(flagged))} open deals worth {money_short(value)} show a risk "
+                f"{count(report.count)} open deals worth {money_short(value)} show a risk "
                 f"signal. Of the {len(top)} largest, {len(unmitigated)} have no mitigation "
                 "recorded yet."
             )
@@ -522,7 +523,8 @@ class _Writer:
             paragraphs.append("No open deal shows a risk signal.")
         blocks: list[Any] = [Callout(n, tone="info") for n in report.notes]
         rows = []
-        for d in flagged[:TOP_RISKS]:
+        top = flagged[:TOP_RISKS]
+        for d in top:
             plans = mitigations.get(d.deal_id, [])
             plan = (
                 "; ".join(
@@ -590,7 +592,7 @@ class _Writer:
         others = [
             v
             for v in b.agenda.of_kind("risk")
-            if not set(v.item.deal_ids) & {d.deal_id for d in flagged[:TOP_RISKS]}
+            if not set(v.item.deal_ids) & {d.deal_id for d in top}
         ]
         blocks.append(
             ItemList(
@@ -875,19 +877,22 @@ class _Writer:
 
     def _mix_chart(self, view: MixView, labels: dict[str, str], title: str) -> MixChart:
         parts = []
-        deals = sorted(
-            (*self.b.mix.closed_deals, *self.b.mix.pipeline_deals),
-            key=lambda d: (-(d.amount or 0), d.deal_id),
-        )
+        # The mix's deals, largest first, as columns: only the ids of the largest are read.
+        table = self.b.mix.deals_table
+        table = table.sort_by([("amount", "descending"), ("deal_id", "ascending")])
         attr = "motion" if view.dimension == "motion" else "band"
+        known = pa.array(list(MOTION_LABELS if attr == "motion" else SIZE_LABELS))
+        column = table.column(attr)
+        keys = pc.if_else(pc.fill_null(pc.is_in(column, known), False), column, "unknown")
         for line in view.lines:
-            ids = [d.deal_id for d in deals if (getattr(d, attr) or "unknown") == line.key]
+            ids = table.filter(pc.equal(keys, line.key)).column("deal_id").slice(0, GROUP_LIMIT + 1)
+            ids = ids.to_pylist()
             parts.append(
                 MixPart(
                     labels.get(line.key, line.label),
                     line.combined,
                     line.target_share,
-                    **self.refs.link(ids, f"{title}: {line.label}"),
+                    **self.refs.link(ids, f"{title}: {line.label}", line.combined_count),
                 )
             )
         return MixChart(title, tuple(parts))
