@@ -17,7 +17,16 @@ from typing import Any
 import pytest
 
 from quarterdeck.errors import InputError
-from quarterdeck.metrics.risk import SIGNALS, RiskReport, RiskSignal, deal_risks
+from quarterdeck.metrics.bookings import rows_of
+from quarterdeck.metrics.risk import (
+    SIGNALS,
+    RiskReport,
+    RiskSignal,
+    deal_risks,
+    pushes_and_peaks,
+    stage_norms,
+    won_stage_times,
+)
 from quarterdeck.settings import SETTINGS
 from quarterdeck.store import Store
 
@@ -348,6 +357,64 @@ def test_stalled_needs_five_won_deals(book: Book, report: Callable[..., RiskRepo
     ) in result.notes
 
 
+@pytest.mark.usefixtures("stalls")
+def test_won_stage_times_and_norms_in_the_engine(store: Store, book: Book, write: Writer) -> None:
+    """The engine's definition of the norms, which the report reads in memory."""
+    book.write(store, write)
+    times = {
+        (r["stage"], r["deal_id"]): r["seconds"]
+        for r in rows_of(store, won_stage_times(store, AS_OF))
+    }
+    day = 86_400
+    assert times[("Proposal", "W5")] == (30 + 20) * day  # two visits, summed
+    assert times[("Prospect", "W1")] == (200 - 190) * day
+    assert times[("Negotiate", "W5")] == (120 - 110) * day
+    # W6 is won only after as_of and L1 was lost; a won deal's last stage has no end
+    assert {deal for _, deal in times} == {"W1", "W2", "W3", "W4", "W5"}
+    assert {stage for stage, _ in times} == {"Prospect", "Qualify", "Proposal", "Negotiate"}
+    only = rows_of(store, won_stage_times(store, AS_OF, ["Proposal"]))
+    assert sorted((r["deal_id"], r["seconds"] // day) for r in only) == [
+        ("W1", 10), ("W2", 20), ("W3", 30), ("W4", 40), ("W5", 50),
+    ]  # fmt: skip
+    assert rows_of(store, won_stage_times(store, AS_OF, [])) == []
+
+    def norms(quantile: float) -> dict[str, tuple[int, int]]:
+        rows = rows_of(store, stage_norms(won_stage_times(store, AS_OF), quantile))
+        return {r["stage"]: (r["won_deals"], r["limit_days"]) for r in rows}
+
+    # Proposal 10, 20, 30, 40, 50; Qualify 40, 40, 40, 50, 50; Prospect 10, 10, 10;
+    # Negotiate 10 (W5 alone)
+    assert norms(0.75) == {
+        "Prospect": (3, 10), "Qualify": (5, 50), "Proposal": (5, 40), "Negotiate": (1, 10),
+    }  # fmt: skip
+    assert norms(0.5)["Proposal"] == (5, 30)  # shares 0.2, 0.4, 0.6: first >= 0.5 at 30
+    assert norms(0.6)["Qualify"] == (5, 40)  # exactly 0.6 at 40 days
+    assert norms(0.2)["Proposal"] == (5, 10)
+
+
+def test_stage_changes_at_the_same_moment_follow_seq(
+    store: Store, book: Book, write: Writer, report: Callable[..., RiskReport]
+) -> None:
+    """T1 leaves Proposal for Negotiate and comes back to it in the same second (Negotiate
+    is recorded first, by seq): 0 days in Negotiate, and 50 + 10 = 60 days in Proposal.
+    Read in the other order it would be 50 days in Proposal and 10 in Negotiate."""
+    book.deal("T1", ago(100), "Proposal", "10.00", "2024-03-01")
+    book.stages("T1", (ago(50), "Negotiate"), (ago(50), "Proposal"), (ago(40), "Closed Won"))
+    for i in range(2, 6):  # four more won deals, 10 days each in Proposal
+        book.deal(f"T{i}", ago(100), "Proposal", "10.00", "2024-03-01")
+        book.stages(f"T{i}", (ago(90), "Closed Won"))
+    book.deal("O1", ago(61), "Proposal", "100.00", FUTURE)  # 61 days
+    book.deal("O2", ago(60), "Proposal", "90.00", FUTURE)  # exactly 60: not stalled
+    result = report(risk_stalled_quantile=1.0)  # all won deals: the longest, 60 days
+    assert evidence(result, "stalled") == {
+        "O1": "in Proposal 61 days; 100% of won deals left it within 60 days",
+    }
+    engine = rows_of(store, stage_norms(won_stage_times(store, AS_OF), 1.0))
+    assert {r["stage"]: (r["won_deals"], r["limit_days"]) for r in engine} == {
+        "Proposal": (5, 60), "Negotiate": (1, 0),
+    }  # fmt: skip
+
+
 # -- amount_cut -----------------------------------------------------------------------------
 
 
@@ -379,6 +446,19 @@ def test_amount_cut_at_the_threshold_counts(report: Callable[..., RiskReport]) -
 @pytest.mark.usefixtures("cuts")
 def test_amount_cut_from_settings(report: Callable[..., RiskReport]) -> None:
     assert list(flagged(report(risk_amount_cut=0.4), "amount_cut")) == ["C3"]  # 40% exactly
+
+
+@pytest.mark.usefixtures("pushes", "cuts")
+def test_pushes_and_peaks_in_one_pass(store: Store, book: Book, write: Writer) -> None:
+    book.write(store, write)
+    rows = {r["deal_id"]: r for r in rows_of(store, pushes_and_peaks(store, AS_OF))}
+    # U1: pushed on Jun 10 and Jul 20 (pulled in between); first from 2024-06-30
+    assert (rows["U1"]["pushes"], rows["U1"]["pushed_from"]) == (2, date(2024, 6, 30))
+    assert (rows["U3"]["pushes"], rows["U1"]["peak_amount"]) == (1, Decimal("1000.00"))
+    # C3: 500 -> 1,000 -> 600, never pushed; C5's cut comes after as_of
+    assert (rows["C3"]["pushes"], rows["C3"]["pushed_from"]) == (0, None)
+    assert rows["C3"]["peak_amount"] == Decimal("1000.00")
+    assert rows["C5"]["peak_amount"] == Decimal("1000.00")
 
 
 # -- quiet ----------------------------------------------------------------------------------
@@ -562,9 +642,8 @@ def test_churn_days_from_settings(report: Callable[..., RiskReport]) -> None:
 # -- ranking, accounts, summaries -----------------------------------------------------------
 
 
-def test_ranking_accounts_and_summary(
-    book: Book, report: Callable[..., RiskReport], put: Rows
-) -> None:
+@pytest.fixture
+def ranking(book: Book, put: Rows) -> None:
     put("accounts", {"account_id": "a1", "name": "Acme"}, {"account_id": "a2", "name": "Beta"})
     book.deal("D1", ago(60), "Qualify", "500.00", "2024-08-01", account="a1")
     book.deal("D2", ago(60), "Qualify", "2000.00", "2024-06-30", account="a2")
@@ -574,6 +653,10 @@ def test_ranking_accounts_and_summary(
     book.deal("D4", ago(60), "Qualify", None, "2024-08-01", account="a2")  # no amount: last
     book.deal("D5", ago(60), "Qualify", "900.00", FUTURE, account="a1")  # no signal
     book.deal("D6", ago(60), "Qualify", "100.00", "2024-08-01", account="a3")  # unnamed
+
+
+@pytest.mark.usefixtures("ranking")
+def test_ranking_accounts_and_summary(report: Callable[..., RiskReport]) -> None:
     result = report()
     assert [(d.deal_id, d.value_at_risk) for d in result.deals] == [
         ("D2", Decimal("2000.00")),
@@ -604,6 +687,28 @@ def test_ranking_accounts_and_summary(
     pushed = result.signal("pushed")
     assert (pushed.count, pushed.value, pushed.deal_ids) == (1, Decimal("2000.00"), ("D2",))
     assert (result.count, result.value) == (5, Decimal("4400.00"))  # D2 counted once
+
+
+@pytest.mark.usefixtures("ranking")
+def test_deals_and_accounts_read_like_tuples(report: Callable[..., RiskReport]) -> None:
+    """The flagged deals (D2 2,000, D3 1,800, D1 500, D6 100, D4 none) and accounts (a1, a2,
+    a3) are made into objects as they are read; they index, slice and compare as tuples."""
+    result = report()
+    assert (result.count, len(result.deals), len(result.accounts)) == (5, 5, 3)
+    assert result.value == Decimal("4400.00")  # 2,000 + 1,800 + 500 + 100
+    assert (result.deals[0].deal_id, result.deals[-1].deal_id) == ("D2", "D4")
+    assert [d.deal_id for d in result.deals[1:3]] == ["D3", "D1"]
+    assert [d.deal_id for d in result.deals[::2]] == ["D2", "D1", "D4"]
+    assert result.deals[:2][1].signals == result.deals[1].signals
+    with pytest.raises(IndexError):
+        result.deals[5]
+    assert (result.accounts[0].account_id, result.accounts[-1].account_id) == ("a1", "a3")
+    assert result.accounts[:1][0].deal_ids == ("D3", "D1")
+    whole = tuple(result.deals)
+    assert result.deals == whole and whole == result.deals
+    assert [d.deal_id for d in reversed(result.deals)] == ["D4", "D6", "D1", "D3", "D2"]
+    assert result.deals[1:3] == whole[1:3]
+    assert result.deals != whole[:4]
 
 
 # -- history after as_of changes nothing ----------------------------------------------------

@@ -4,8 +4,12 @@ A risk is read off the history as it stood at the report's moment ``as_of`` (not
 after it counts), so last week's risk list can be rebuilt exactly. Each signal is one small
 per-deal feature computed in the engine (pushes of the close date, time in the current
 stage, peak amount, last activity, buyer contacts, account churn); the features are joined
-to the open deals, and only the deals that show at least one signal come back to Python.
-The feature functions are public so that other models (the forecast) read the same numbers.
+to the open deals, and only the deals that show at least one signal come back to Python,
+as columns that become objects when a report reads them. The one exception is the stage
+history of the won deals behind the stalled norms: it comes back as numbers, and each deal's
+path is walked in NumPy, which is much faster than a window over every won deal. The
+feature functions are public (and compute the same numbers in the engine) so that other
+models (the forecast) read the same definitions.
 
 Signals, with the thresholds of the ``risk.*`` settings:
 
@@ -26,7 +30,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import operator
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -40,7 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from quarterdeck.errors import InputError
-from quarterdeck.history import deals_at, event_order, typed_value
+from quarterdeck.history import deals_at, typed_value
 from quarterdeck.metrics.bookings import rows_of
 from quarterdeck.settings import SETTINGS
 from quarterdeck.store import Store
@@ -55,12 +59,14 @@ __all__ = [
     "RiskSignal",
     "SignalSummary",
     "account_churn",
+    "activity_features",
     "amount_peaks",
     "buyer_contacts",
     "close_date_pushes",
     "deal_risks",
     "last_activities",
     "open_deals_at",
+    "pushes_and_peaks",
     "renewal_churn",
     "stage_entries",
     "stage_norms",
@@ -213,15 +219,26 @@ class _Rows(Sequence[_T]):
     It compares equal to a tuple of the same objects, so ``report.deals == ()`` reads as it
     would for a tuple."""
 
-    __slots__ = ("_made", "_make", "_table")
+    __slots__ = ("_made", "_make", "_rows", "_table")
 
-    def __init__(self, table: pa.Table, make: Callable[[pa.Table], list[_T]]) -> None:
-        self._table = table
+    def __init__(
+        self, rows: pa.Table | Callable[[], pa.Table], make: Callable[[pa.Table], list[_T]]
+    ) -> None:
+        self._rows = rows
+        self._table: pa.Table | None = None
         self._make = make
         self._made: tuple[_T, ...] | None = None
 
+    @property
+    def table(self) -> pa.Table:
+        """The rows, as columns (worked out on first use when given as a function)."""
+        if self._table is None:
+            rows = self._rows
+            self._table = rows if isinstance(rows, pa.Table) else rows()
+        return self._table
+
     def __len__(self) -> int:
-        return self._table.num_rows
+        return self.table.num_rows
 
     @overload
     def __getitem__(self, index: int) -> _T: ...
@@ -237,11 +254,11 @@ class _Rows(Sequence[_T]):
             start, stop, step = index.indices(n)
             if step != 1:
                 return self._all()[index]
-            return tuple(self._make(self._table.slice(start, max(stop - start, 0))))
+            return tuple(self._make(self.table.slice(start, max(stop - start, 0))))
         i = operator.index(index)
         if not -n <= i < n:
             raise IndexError("index out of range")
-        return self._make(self._table.slice(i % n, 1))[0]
+        return self._make(self.table.slice(i % n, 1))[0]
 
     def __iter__(self) -> Iterator[_T]:
         return iter(self._all())
@@ -265,7 +282,7 @@ class _Rows(Sequence[_T]):
     def _all(self) -> tuple[_T, ...]:
         if self._made is None:
             with _collector_paused():
-                self._made = tuple(self._make(self._table))
+                self._made = tuple(self._make(self.table))
         return self._made
 
 
@@ -275,7 +292,7 @@ class _Rows(Sequence[_T]):
 # ``as_of``). ``deals`` (a table with a deal_id column) restricts it to those deals before
 # aggregating, which is what keeps the report fast: the open deals are a small share of all.
 # The aggregates are written once (``_push_aggregates`` and its kin) and shared by the
-# single-feature functions and by the report, which reads every feature of one table in one
+# single-feature functions and by the report, which reads the features of one table in one
 # pass over it.
 
 
@@ -320,13 +337,8 @@ def _push_aggregates(events: ir.Table) -> dict[str, ir.Scalar]:
     before the first of them (by time, ties by seq)."""
     old = _value_of(events, "close_date", "old_value")
     push = _value_of(events, "close_date") > old
-    first = event_order(events)
+    first = ibis.struct({"at": events.at, "seq": events.seq})
     return {"pushes": events.count(where=push), "pushed_from": old.argmin(first, where=push)}
-
-
-def _entry_aggregates(events: ir.Table) -> dict[str, ir.Scalar]:
-    """``entered_at``: the time of the last stage change."""
-    return {"entered_at": events.at.max(where=events.field == "stage")}
 
 
 def _peak_aggregates(events: ir.Table) -> dict[str, ir.Scalar]:
@@ -360,7 +372,7 @@ def stage_entries(store: Store, as_of: datetime, deals: ir.Table | None = None) 
     """Per deal: ``entered_at``, when it entered its stage of ``as_of`` (its last stage
     change at or before then; a deal that comes back to a stage starts again)."""
     events = _events(store, as_of, "stage", deals)
-    return events.group_by("deal_id").aggregate(**_entry_aggregates(events))
+    return events.group_by("deal_id").aggregate(entered_at=events.at.max())
 
 
 def amount_peaks(store: Store, as_of: datetime, deals: ir.Table | None = None) -> ir.Table:
@@ -369,13 +381,13 @@ def amount_peaks(store: Store, as_of: datetime, deals: ir.Table | None = None) -
     return events.group_by("deal_id").aggregate(**_peak_aggregates(events))
 
 
-def deal_history_features(store: Store, as_of: datetime, deals: ir.Table | None = None) -> ir.Table:
-    """Per deal with a stage, amount or close-date change by ``as_of``: the columns of
-    :func:`close_date_pushes` (``pushes`` 0 when never pushed), :func:`stage_entries` and
-    :func:`amount_peaks`, read in one pass over the history."""
-    events = _events(store, as_of, ("stage", "amount", "close_date"), deals)
+def pushes_and_peaks(store: Store, as_of: datetime, deals: ir.Table | None = None) -> ir.Table:
+    """Per deal with an amount or close-date change by ``as_of``: the columns of
+    :func:`close_date_pushes` (``pushes`` 0 when never pushed) and of :func:`amount_peaks`,
+    read in one pass over the history."""
+    events = _events(store, as_of, ("amount", "close_date"), deals)
     return events.group_by("deal_id").aggregate(
-        **_push_aggregates(events), **_entry_aggregates(events), **_peak_aggregates(events)
+        **_push_aggregates(events), **_peak_aggregates(events)
     )
 
 
@@ -400,13 +412,11 @@ def activity_features(store: Store, as_of: datetime, deals: ir.Table | None = No
     return activities.group_by("deal_id").aggregate(**_activity_aggregates(activities))
 
 
-def won_stage_times(
-    store: Store, as_of: datetime, stages: Sequence[str] | None = None
-) -> ir.Table:
+def won_stage_times(store: Store, as_of: datetime, stages: Sequence[str] | None = None) -> ir.Table:
     """Per (stage, deal) of the deals won at ``as_of``: ``seconds`` the deal spent in the
     stage, from entering it to leaving it, summed over its visits (only the ``stages``
     named, when given)."""
-    won = _won_deals(store, as_of)
+    won = _won_deals(deals_at(store, as_of))
     visits = _won_visits(store, as_of, won)
     visits = visits.filter(
         visits.stage.notnull() if stages is None else visits.stage.isin(tuple(stages))
@@ -415,63 +425,20 @@ def won_stage_times(
     return times.join(won, "_deal").select("stage", "deal_id", "seconds")
 
 
-def _won_deals(store: Store, as_of: datetime) -> ir.Table:
-    """The deals won at ``as_of``, each with a number (``_deal``): the engine orders each
-    deal's changes faster by a number than by its id."""
-    deals = deals_at(store, as_of)
-    return deals.filter(deals.is_won).select("deal_id", _deal=ibis.row_number().over())
+def _won_deals(state: ir.Table) -> ir.Table:
+    """The won deals of ``state`` (the deals as they stood at a moment), each with a number
+    (``_deal``): the engine orders each deal's changes faster by a number than by its id."""
+    return state.filter(state.is_won).select("deal_id", _deal=ibis.row_number().over())
 
 
-def _won_visits(
-    store: Store, as_of: datetime, won: ir.Table, stages: Sequence[str] | None = None
-) -> ir.Table:
+def _won_visits(store: Store, as_of: datetime, won: ir.Table) -> ir.Table:
     """Every stage visit of the ``won`` deals that ended by ``as_of``: ``_deal``, ``stage``
-    (or, with ``stages``, ``_stage``: its position among them, -1 for any other) and
-    ``seconds`` from entering the stage to the deal's next stage change."""
+    and ``seconds`` from entering the stage to the deal's next stage change."""
     events = _events(store, as_of, "stage")
-    events = events.join(won, "deal_id")
-    if stages is None:
-        events = events.select("_deal", "at", "seq", stage=events.new_value)
-    else:
-        position = (
-            ibis.cases(*((events.new_value == s, i) for i, s in enumerate(stages)), else_=-1)
-            if stages
-            else ibis.literal(-1)
-        )
-        events = events.select("_deal", "at", "seq", _stage=position)
+    events = events.join(won, "deal_id").select("_deal", "at", "seq", stage=events.new_value)
     order = ibis.window(group_by="_deal", order_by=["at", "seq"])
     visits = events.mutate(seconds=events.at.lead().over(order).delta(events.at, unit="second"))
     return visits.drop("at", "seq").filter(visits.seconds.notnull())
-
-
-def _won_stage_days(
-    store: Store, as_of: datetime, won: ir.Table, stages: Sequence[str]
-) -> ir.Table:
-    """Per (stage, deal) of ``stages`` and the deals ``won``: ``_deal`` and ``days``, the
-    whole days of :func:`won_stage_times`.
-
-    The visits are summed per deal with one column per stage, then laid out as rows again:
-    grouping by deal alone is several times faster than grouping by deal and stage. The
-    days are taken per deal, before the rows are laid out, so that the engine's wide sums
-    are not carried along."""
-    visits = _won_visits(store, as_of, won, stages)
-    if not stages:
-        return visits.filter(visits._stage >= 0).select(
-            "_deal", stage=ibis.null("string"), days=visits.seconds // _DAY
-        )
-    per_deal = visits.group_by("_deal").aggregate(
-        **{
-            f"_{i}": visits.seconds.sum(where=visits._stage == i) // _DAY
-            for i in range(len(stages))
-        }
-    )
-    days = ibis.union(
-        *(
-            per_deal.select("_deal", stage=ibis.literal(s), days=per_deal[f"_{i}"])
-            for i, s in enumerate(stages)
-        )
-    )
-    return days.filter(days.days.notnull())
 
 
 def stage_norms(times: ir.Table, quantile: float) -> ir.Table:
@@ -481,11 +448,7 @@ def stage_norms(times: ir.Table, quantile: float) -> ir.Table:
     :func:`won_stage_times`).
 
     Worked in the engine on a histogram of whole days per stage, so it stays small."""
-    return _day_norms(times.select("stage", days=times.seconds // _DAY), quantile)
-
-
-def _day_norms(days: ir.Table, quantile: float) -> ir.Table:
-    """:func:`stage_norms` of whole days per (stage, deal)."""
+    days = times.select("stage", days=times.seconds // _DAY)
     hist = days.group_by("stage", "days").aggregate(deals=days.count())
     so_far = ibis.cumulative_window(group_by="stage", order_by="days")
     hist = hist.mutate(
@@ -498,7 +461,12 @@ def _day_norms(days: ir.Table, quantile: float) -> ir.Table:
 
 
 def account_churn(
-    store: Store, as_of: datetime, days: int, cut: float, deals: ir.Table | None = None
+    store: Store,
+    as_of: datetime,
+    days: int,
+    cut: float,
+    deals: ir.Table | None = None,
+    state: ir.Table | None = None,
 ) -> ir.Table:
     """Churn signals of accounts within ``days`` days before ``as_of``: one row per signal
     with account_id, deal_id, name, motion, ``kind``, ``on``, ``amount_from``, ``amount_to``.
@@ -507,9 +475,10 @@ def account_churn(
     date] (``on`` is the close date, ``amount_to`` its amount). ``cut``: a change in
     (as_of - days, as_of] that left a renewal's or expansion's amount ``cut`` or more below
     the highest it had until then (``on`` is the day, ``amount_from`` that highest and
-    ``amount_to`` the amount after the change). ``deals`` restricts it to their accounts.
+    ``amount_to`` the amount after the change). ``deals`` restricts it to their accounts;
+    ``state`` is :func:`~quarterdeck.history.deals_at` of ``as_of`` when the caller has it.
     """
-    state = deals_at(store, as_of)
+    state = deals_at(store, as_of) if state is None else state
     related = state.filter(state.motion.isin(CHURN_MOTIONS), state.account_id.notnull())
     if deals is not None:
         related = related.semi_join(deals.select("account_id"), "account_id")
@@ -663,25 +632,35 @@ def deal_risks(store: Store, as_of: datetime, settings: Mapping[str, Any]) -> Ri
         judged["single_contact"] = False
         notes.append("single_contact not judged: no buyer contact roles are recorded by this date")
 
-    deals = open_deals_at(store, as_of).select(
+    state = deals_at(store, as_of)
+    deals = state.filter(~state.is_closed, ~state.is_won).select(
         "deal_id", "name", "owner_id", "account_id", "motion", "stage", "amount",
         "close_date", "created_at",
     )  # fmt: skip
-    held = deals.group_by("stage").aggregate(open_deals=deals.count())
-    names = [r["stage"] for r in rows_of(store, held) if r["stage"] is not None]
-    stages_expr = _stage_check(store, as_of, held, sorted(names), limits.quantile)
-    stages = rows_of(store, stages_expr)
+    held = rows_of(store, deals.group_by("stage").aggregate(open_deals=deals.count()))
+    names = sorted(r["stage"] for r in held if r["stage"] is not None)
+    stages_expr = _stage_changes(store, as_of, state, names)
+    changes = _in_deal_order(store.to_arrow(stages_expr))
+    norms = _stage_norms(changes, names, limits.quantile)
+    stages = [
+        {**r, "won_deals": norms[r["stage"]][0], "limit_days": norms[r["stage"]][1]}
+        for r in sorted(held, key=lambda r: r["stage"])
+        if r["stage"] is not None
+    ]
     notes.extend(_stage_notes(stages))
-    expr = _features(store, as_of, deals, limits, judged, stages)
+    entries = _stage_entries(changes)
+    expr = _features(store, as_of, state, deals, entries, limits, judged, stages)
 
     # Ranked here rather than by the engine, which would sort every feature column along.
     table = _ranked(store.to_arrow(expr))
     context = _Context.of(as_of, limits)
-    accounts = _account_totals(table, _account_names(store, table))
+    account_names = _account_names(store, table)
     return RiskReport(
         as_of=as_of,
         deals=_Rows(table, lambda part: _deal_risks(part, context)),
-        accounts=_Rows(accounts, lambda part: _accounts(part, table)),
+        accounts=_Rows(
+            lambda: _account_totals(table, account_names), lambda part: _accounts(part, table)
+        ),
         by_signal=_summaries(table, judged),
         notes=tuple(notes),
         deals_table=table,
@@ -689,39 +668,124 @@ def deal_risks(store: Store, as_of: datetime, settings: Mapping[str, Any]) -> Ri
     )
 
 
-def _stage_check(
-    store: Store, as_of: datetime, held: ir.Table, names: Sequence[str], quantile: float
+def _stage_changes(
+    store: Store, as_of: datetime, state: ir.Table, stages: Sequence[str]
 ) -> ir.Table:
-    """Per stage holding open deals (``held``: stage, open_deals; ``names``: those stages):
-    how many won deals passed through it and the whole days within which ``quantile`` of
-    them left it."""
-    norms = _day_norms(_won_stage_days(store, as_of, _won_deals(store, as_of), names), quantile)
-    joined = held.left_join(norms, "stage")
-    return joined.select(
-        held.stage,
-        held.open_deals,
-        won_deals=norms.won_deals.fill_null(0),
-        limit_days=norms.limit_days,
-    ).order_by("stage")
+    """The stage changes recorded by ``as_of`` of the deals won or open then (``state``: the
+    deals as they stood at ``as_of``): ``_deal`` (a number per deal), ``at``, ``seq``,
+    ``_won``, ``_stage`` (the position of the stage entered among ``stages``, -1 for any
+    other) and, for open deals, ``deal_id``.
+
+    The deals are numbered so that their changes travel and sort as numbers; only the
+    open deals' ids come along, to name their stage entries."""
+    is_open = ~state.is_closed & ~state.is_won
+    numbered = state.filter(state.is_won | is_open).select(
+        "deal_id", _deal=ibis.row_number().over(), _won=state.is_won
+    )
+    events = _events(store, as_of, "stage").join(numbered, "deal_id")
+    position = ibis.literal(-1)
+    if stages:
+        position = ibis.cases(*((events.new_value == s, i) for i, s in enumerate(stages)), else_=-1)
+    return events.select(
+        _deal=events._deal.cast("int32"),
+        at=events.at,
+        seq=events.seq,
+        _won=events._won,
+        _stage=position.cast("int16"),
+        deal_id=ibis.cases((~events._won, events.deal_id)),
+    )
+
+
+def _in_deal_order(changes: pa.Table) -> pa.Table:
+    """The rows of :func:`_stage_changes` ordered by deal, then time, then seq."""
+    order = pc.sort_indices(
+        changes, [("_deal", "ascending"), ("at", "ascending"), ("seq", "ascending")]
+    )
+    return changes.take(order)
+
+
+def _stage_entries(changes: pa.Table) -> pa.Table:
+    """``deal_id`` and ``entered_at`` of each open deal with a stage change in ``changes``
+    (rows of :func:`_stage_changes` in deal order): its last change, as
+    :func:`stage_entries` defines it."""
+    deal = changes.column("_deal").to_numpy()
+    last = np.ones(len(deal), dtype=bool)
+    last[:-1] = deal[1:] != deal[:-1]
+    rows = np.flatnonzero(last & ~changes.column("_won").to_numpy(zero_copy_only=False))
+    entries = changes.select(["deal_id", "at"]).take(rows)
+    return entries.rename_columns(["deal_id", "entered_at"])
+
+
+def _stage_norms(
+    changes: pa.Table, stages: Sequence[str], quantile: float
+) -> dict[str, tuple[int, int | None]]:
+    """Per stage of ``stages``: how many won deals passed through it and the whole days
+    within which ``quantile`` of them left it, as :func:`stage_norms` of
+    :func:`won_stage_times` defines them, from ``changes`` (rows of
+    :func:`_stage_changes` in deal order).
+
+    Each won deal's path is walked in NumPy rather than in the engine: summing two million
+    visits per deal and stage and counting the days is a few vectorised passes here, and
+    costs the engine a window and a wide grouping over every won deal.
+    """
+    deal = changes.column("_deal").to_numpy()
+    stage = changes.column("_stage").to_numpy()
+    won = changes.column("_won").to_numpy(zero_copy_only=False)
+    micros = changes.column("at").cast(pa.timestamp("us")).cast(pa.int64()).to_numpy()
+    # Whole seconds of each time, cut towards zero, as the engine's second difference does.
+    seconds = np.where(micros >= 0, micros // 1_000_000, -(-micros // 1_000_000))
+    # A visit runs from a change to the deal's next change; the last change has no end.
+    ended = (deal[1:] == deal[:-1]) & (stage[:-1] >= 0) & won[:-1]
+    visit_deal = deal[:-1][ended]
+    visit_stage = stage[:-1][ended]
+    visit_seconds = (seconds[1:] - seconds[:-1])[ended]
+    # Grouped by stage, each deal's visits stay together (a stable sort): sum them per
+    # (stage, deal), then take whole days.
+    by_stage = np.argsort(visit_stage, kind="stable")
+    visit_stage, visit_deal = visit_stage[by_stage], visit_deal[by_stage]
+    first = np.ones(len(by_stage), dtype=bool)
+    first[1:] = (visit_stage[1:] != visit_stage[:-1]) | (visit_deal[1:] != visit_deal[:-1])
+    starts = np.flatnonzero(first)
+    days = (
+        np.add.reduceat(visit_seconds[by_stage], starts) // _DAY
+        if len(starts)
+        else np.zeros(0, dtype=np.int64)
+    )
+    bounds = np.searchsorted(visit_stage[starts], np.arange(len(stages) + 1))
+    norms: dict[str, tuple[int, int | None]] = {}
+    for i, name in enumerate(stages):
+        mine = days[bounds[i] : bounds[i + 1]]
+        if not len(mine):
+            norms[name] = (0, None)
+            continue
+        # The histogram of whole days; the limit is the first day where the share of won
+        # deals out of the stage by then reaches the quantile.
+        within = np.flatnonzero(np.cumsum(np.bincount(mine)) / len(mine) >= quantile)
+        norms[name] = (len(mine), int(within[0]) if len(within) else None)
+    return norms
 
 
 def _features(
     store: Store,
     as_of: datetime,
+    state: ir.Table,
     deals: ir.Table,
+    entries: pa.Table,
     limits: _Thresholds,
     judged: Mapping[str, bool],
     stages: list[dict[str, Any]],
 ) -> ir.Table:
     """The open deals that show a signal, with every feature the signals read and a flag
-    per signal (``is_<signal>``): one pass over their history, one over their activities,
-    and the churn of their accounts, joined in one step."""
-    history = deal_history_features(store, as_of, deals)
+    per signal (``is_<signal>``): their stage ``entries`` (read with the won deals' stage
+    changes), one pass over their amount and close-date history, one over their
+    activities, and the churn of their accounts, joined in one step."""
+    history = pushes_and_peaks(store, as_of, deals)
+    entered = ibis.memtable(entries)
     renewals = deals.filter(deals.motion == "renewal")
     churn = renewal_churn(
-        renewals, account_churn(store, as_of, limits.churn_days, limits.cut, renewals)
+        renewals, account_churn(store, as_of, limits.churn_days, limits.cut, renewals, state)
     )
-    joined = deals.left_join(history, "deal_id")
+    joined = deals.left_join(history, "deal_id").left_join(entered, "deal_id")
     if judged["quiet"] or judged["single_contact"]:
         activities = activity_features(store, as_of, deals)
         joined = joined.left_join(activities, "deal_id")
@@ -748,7 +812,7 @@ def _features(
         "last_activity_at": last_activity_at,
         "contacts": contacts,
         "churn": churn.churn,
-        "days_in_stage": _moment(as_of).delta(history.entered_at, unit="second") // _DAY,
+        "days_in_stage": _moment(as_of).delta(entered.entered_at, unit="second") // _DAY,
         "limit_days": limit.cast("int64"),
     }
     flags = _flags(features, as_of, limits, judged)
@@ -878,112 +942,101 @@ def _days(column: pa.ChunkedArray, until: datetime) -> list[int]:
 _EPOCH = date(1970, 1, 1)
 
 
-class _Counts:
-    """``n noun(s)`` for many counts of one noun, each distinct count worded once."""
-
-    def __init__(self, noun: str) -> None:
-        self.noun = noun
-        self.words: dict[int, str] = {}
-
-    def __call__(self, n: int) -> str:
-        words = self.words.get(n)
-        if words is None:
-            words = self.words[n] = _count(n, self.noun)
-        return words
+def _each(keys: Iterable[tuple[Any, ...]], make: Callable[..., RiskSignal]) -> list[RiskSignal]:
+    """``make(*key)`` for each key, made once per distinct key: a signal is immutable, and
+    a large report repeats the same few many times (the same stage and days, the same
+    number of contacts), so the words are written once for each."""
+    made: dict[tuple[Any, ...], RiskSignal] = {}
+    signals = []
+    for key in keys:
+        signal = made.get(key)
+        if signal is None:
+            signal = made[key] = make(*key)
+        signals.append(signal)
+    return signals
 
 
 def _past_close_date(context: _Context, rows: pa.Table) -> list[RiskSignal]:
-    days = _Counts("day")
+    def make(on: str, days: int) -> RiskSignal:
+        return RiskSignal(
+            "past_close_date", f"close date {on} passed {_count(days, 'day')} ago", days, 0
+        )
+
     close = rows.column("close_date")
-    return [
-        RiskSignal("past_close_date", f"close date {on} passed {days(n)} ago", n, 0)
-        for on, n in zip(_text(close), _days(close, context.as_of), strict=True)
-    ]
+    return _each(zip(_text(close), _days(close, context.as_of), strict=True), make)
 
 
 def _pushed(context: _Context, rows: pa.Table) -> list[RiskSignal]:
-    line = context.limits.pushes
-    return [
-        RiskSignal("pushed", f"close date pushed {_times(n)}, from {before} to {now}", n, line)
-        for n, before, now in zip(
-            rows.column("pushes").to_pylist(),
-            _text(rows.column("pushed_from")),
-            _text(rows.column("close_date")),
-            strict=True,
-        )
-    ]
+    def make(pushes: int, before: str, now: str) -> RiskSignal:
+        words = f"close date pushed {_times(pushes)}, from {before} to {now}"
+        return RiskSignal("pushed", words, pushes, context.limits.pushes)
+
+    columns = (
+        rows.column("pushes").to_pylist(),
+        _text(rows.column("pushed_from")),
+        _text(rows.column("close_date")),
+    )
+    return _each(zip(*columns, strict=True), make)
 
 
 def _stalled(context: _Context, rows: pa.Table) -> list[RiskSignal]:
-    days = _Counts("day")
-    share = context.share
-    return [
-        RiskSignal(
-            "stalled",
-            f"in {stage} {days(n)}; {share} of won deals left it within {days(limit)}",
-            n,
-            limit,
+    def make(stage: str, days: int, limit: int) -> RiskSignal:
+        words = (
+            f"in {stage} {_count(days, 'day')}; {context.share} of won deals left it within "
+            f"{_count(limit, 'day')}"
         )
-        for stage, n, limit in zip(
-            rows.column("stage").to_pylist(),
-            rows.column("days_in_stage").to_pylist(),
-            rows.column("limit_days").to_pylist(),
-            strict=True,
-        )
-    ]
+        return RiskSignal("stalled", words, days, limit)
+
+    columns = (
+        rows.column("stage").to_pylist(),
+        rows.column("days_in_stage").to_pylist(),
+        rows.column("limit_days").to_pylist(),
+    )
+    return _each(zip(*columns, strict=True), make)
 
 
 def _amount_cut(context: _Context, rows: pa.Table) -> list[RiskSignal]:
     line = Decimal(str(context.limits.cut))
-    signals = []
-    for amount, peak in zip(
-        _python(rows.column("amount")), _python(rows.column("peak_amount")), strict=True
-    ):
+
+    def make(amount: Decimal, peak: Decimal) -> RiskSignal:
         share = (peak - amount) / peak
-        signals.append(
-            RiskSignal(
-                "amount_cut",
-                f"amount cut from {_money(peak)} to {_money(amount)} "
-                f"({_percent(share)} below its highest)",
-                share,
-                line,
-            )
+        words = (
+            f"amount cut from {_money(peak)} to {_money(amount)} "
+            f"({_percent(share)} below its highest)"
         )
-    return signals
+        return RiskSignal("amount_cut", words, share, line)
+
+    columns = (_python(rows.column("amount")), _python(rows.column("peak_amount")))
+    return _each(zip(*columns, strict=True), make)
 
 
 def _quiet(context: _Context, rows: pa.Table) -> list[RiskSignal]:
-    days = _Counts("day")
-    line = context.limits.quiet_days
+    def make(on: str | None, days: int) -> RiskSignal:
+        if on is None:
+            words = f"no activity since it was created {_count(days, 'day')} ago"
+        else:
+            words = f"no activity for {_count(days, 'day')} (last on {on})"
+        return RiskSignal("quiet", words, days, context.limits.quiet_days)
+
     last = rows.column("last_activity_at")
     created = rows.column("created_at")
-    return [
-        RiskSignal(
-            "quiet",
-            f"no activity since it was created {days(age)} ago"
-            if on is None
-            else f"no activity for {days(idle)} (last on {on})",
-            age if on is None else idle,
-            line,
-        )
+    keys = (
+        (on, age if on is None else idle)
         for on, idle, age in zip(
             _text(last), _days(last, context.as_of), _days(created, context.as_of), strict=True
         )
-    ]
+    )
+    return _each(keys, make)
 
 
 def _single_contact(context: _Context, rows: pa.Table) -> list[RiskSignal]:
     wanted = context.limits.min_contacts
-    people = _Counts("buyer contact")
-    return [
-        RiskSignal(
-            "single_contact",
-            f"{'no buyer contact' if n == 0 else people(n)} involved ({wanted} wanted)",
-            n,
-            wanted,
-        )
-        for n in rows.column("contacts").to_pylist()
-    ]
+
+    def make(contacts: int) -> RiskSignal:
+        found = "no buyer contact" if contacts == 0 else _count(contacts, "buyer contact")
+        return RiskSignal("single_contact", f"{found} involved ({wanted} wanted)", contacts, wanted)
+
+    return _each(((n,) for n in rows.column("contacts").to_pylist()), make)
 
 
 def _churn(context: _Context, rows: pa.Table) -> list[RiskSignal]:
