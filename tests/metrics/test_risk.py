@@ -134,7 +134,7 @@ class Book:
                 row[e["field"]] = e["new_value"]
         row["amount"] = None if row.get("amount") is None else Decimal(row["amount"])
         row["close_date"] = date.fromisoformat(row["close_date"])
-        row["is_closed"], row["is_won"] = CLOSED.get(row["stage"], (False, False))
+        row["is_closed"], row["is_won"] = CLOSED.get(row.get("stage"), (False, False))
         return row
 
     def write(self, store: Store, put: Writer, until: datetime | None = None) -> None:
@@ -218,6 +218,19 @@ def test_past_close_date(book: Book, report: Callable[..., RiskReport]) -> None:
     }
     assert flagged(result, "past_close_date")["P3"].value == 12
     assert [d.deal_id for d in result.deals] == ["P3", "P1"]  # 300 before 100
+
+
+def test_open_deal_without_a_stage(book: Book, report: Callable[..., RiskReport]) -> None:
+    book.deal("N1", ago(60), None, "100.00", "2024-08-01")  # type: ignore[arg-type]
+    book.deal("N2", ago(60), "Qualify", "50.00", "2024-08-10")
+    result = report()
+    # both past their close date (14 and 5 days); no stage: never stalled, no note about it
+    assert evidence(result, "past_close_date") == {
+        "N1": "close date 2024-08-01 passed 14 days ago",
+        "N2": "close date 2024-08-10 passed 5 days ago",
+    }
+    assert (result.deals[0].stage, flagged(result, "stalled")) == (None, {})
+    assert not any("None" in note for note in result.notes)
 
 
 # -- pushed ---------------------------------------------------------------------------------

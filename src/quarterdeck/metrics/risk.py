@@ -637,18 +637,16 @@ def deal_risks(store: Store, as_of: datetime, settings: Mapping[str, Any]) -> Ri
         "deal_id", "name", "owner_id", "account_id", "motion", "stage", "amount",
         "close_date", "created_at",
     )  # fmt: skip
+    # The stages that hold open deals, by name: the won deals' norms are read for them.
     held = rows_of(store, deals.group_by("stage").aggregate(open_deals=deals.count()))
-    names = sorted(r["stage"] for r in held if r["stage"] is not None)
+    held = sorted((r for r in held if r["stage"] is not None), key=lambda r: r["stage"])
+    names = [r["stage"] for r in held]
     stages_expr = _stage_changes(store, as_of, state, names)
-    changes = _in_deal_order(store.to_arrow(stages_expr))
-    norms = _stage_norms(changes, names, limits.quantile)
+    norms, entries = _stage_history(store.to_arrow(stages_expr), names, limits.quantile)
     stages = [
-        {**r, "won_deals": norms[r["stage"]][0], "limit_days": norms[r["stage"]][1]}
-        for r in sorted(held, key=lambda r: r["stage"])
-        if r["stage"] is not None
+        {**r, "won_deals": norms[r["stage"]][0], "limit_days": norms[r["stage"]][1]} for r in held
     ]
     notes.extend(_stage_notes(stages))
-    entries = _stage_entries(changes)
     expr = _features(store, as_of, state, deals, entries, limits, judged, stages)
 
     # Ranked here rather than by the engine, which would sort every feature column along.
@@ -696,46 +694,38 @@ def _stage_changes(
     )
 
 
-def _in_deal_order(changes: pa.Table) -> pa.Table:
-    """The rows of :func:`_stage_changes` ordered by deal, then time, then seq."""
+def _stage_history(
+    changes: pa.Table, stages: Sequence[str], quantile: float
+) -> tuple[dict[str, tuple[int, int | None]], pa.Table]:
+    """The stage norms and the open deals' stage entries, read from ``changes`` (rows of
+    :func:`_stage_changes`).
+
+    Norms: per stage of ``stages``, how many won deals passed through it and the whole days
+    within which ``quantile`` of them left it, as :func:`stage_norms` of
+    :func:`won_stage_times` defines them. Entries: ``deal_id`` and ``entered_at`` of each
+    open deal with a stage change, its last one, as :func:`stage_entries` defines it.
+
+    Each deal's path is walked in NumPy rather than in the engine: ordering two million
+    changes, summing the visits per deal and stage and counting the days are a few
+    vectorised passes here, and cost the engine a window and a wide grouping over every won
+    deal.
+    """
     order = pc.sort_indices(
         changes, [("_deal", "ascending"), ("at", "ascending"), ("seq", "ascending")]
-    )
-    return changes.take(order)
+    ).to_numpy()
 
+    def column(name: str) -> np.ndarray:
+        return changes.column(name).to_numpy()[order]  # type: ignore[no-any-return]
 
-def _stage_entries(changes: pa.Table) -> pa.Table:
-    """``deal_id`` and ``entered_at`` of each open deal with a stage change in ``changes``
-    (rows of :func:`_stage_changes` in deal order): its last change, as
-    :func:`stage_entries` defines it."""
-    deal = changes.column("_deal").to_numpy()
+    deal, stage, won = column("_deal"), column("_stage"), column("_won")
     last = np.ones(len(deal), dtype=bool)
     last[:-1] = deal[1:] != deal[:-1]
-    rows = np.flatnonzero(last & ~changes.column("_won").to_numpy(zero_copy_only=False))
-    entries = changes.select(["deal_id", "at"]).take(rows)
-    return entries.rename_columns(["deal_id", "entered_at"])
-
-
-def _stage_norms(
-    changes: pa.Table, stages: Sequence[str], quantile: float
-) -> dict[str, tuple[int, int | None]]:
-    """Per stage of ``stages``: how many won deals passed through it and the whole days
-    within which ``quantile`` of them left it, as :func:`stage_norms` of
-    :func:`won_stage_times` defines them, from ``changes`` (rows of
-    :func:`_stage_changes` in deal order).
-
-    Each won deal's path is walked in NumPy rather than in the engine: summing two million
-    visits per deal and stage and counting the days is a few vectorised passes here, and
-    costs the engine a window and a wide grouping over every won deal.
-    """
-    deal = changes.column("_deal").to_numpy()
-    stage = changes.column("_stage").to_numpy()
-    won = changes.column("_won").to_numpy(zero_copy_only=False)
-    micros = changes.column("at").cast(pa.timestamp("us")).cast(pa.int64()).to_numpy()
+    entries = changes.select(["deal_id", "at"]).take(order[last & ~won])
+    micros = changes.column("at").cast(pa.timestamp("us")).cast(pa.int64()).to_numpy()[order]
     # Whole seconds of each time, cut towards zero, as the engine's second difference does.
     seconds = np.where(micros >= 0, micros // 1_000_000, -(-micros // 1_000_000))
     # A visit runs from a change to the deal's next change; the last change has no end.
-    ended = (deal[1:] == deal[:-1]) & (stage[:-1] >= 0) & won[:-1]
+    ended = ~last[:-1] & (stage[:-1] >= 0) & won[:-1]
     visit_deal = deal[:-1][ended]
     visit_stage = stage[:-1][ended]
     visit_seconds = (seconds[1:] - seconds[:-1])[ended]
@@ -762,7 +752,7 @@ def _stage_norms(
         # deals out of the stage by then reaches the quantile.
         within = np.flatnonzero(np.cumsum(np.bincount(mine)) / len(mine) >= quantile)
         norms[name] = (len(mine), int(within[0]) if len(within) else None)
-    return norms
+    return norms, entries.rename_columns(["deal_id", "entered_at"])
 
 
 def _features(
