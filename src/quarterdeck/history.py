@@ -1,11 +1,14 @@
 """History that accrues: turning imports into deal events, and rebuilding any past state.
 
-Two sources of history feed ``deal_events``:
+Three sources of history feed ``deal_events`` (its ``origin`` column says which):
 
 * the CRM's own log (Salesforce OpportunityHistory and field history, HubSpot stage and
   property history), imported as it is, each change at the time the CRM recorded it;
 * snapshots: where the CRM gives no log, each import is compared with the state the store
-  already holds and every difference becomes an event at the import's as-of time.
+  already holds and every difference becomes an event at the import's as-of time;
+* a history reconstructed from each deal's dates (a mapping's ``[files.deals.history]``),
+  for deals the store does not know yet: what an export with no log says of their past.
+  Deals already stored get the snapshot comparison, so history keeps accruing.
 
 Re-importing the same data adds nothing, because an event that is already stored (same
 deal, field, time and value) is never written twice. ``deals_as_of`` rebuilds the tracked
@@ -106,30 +109,38 @@ def apply_batch(
     pa.default_memory_pool().release_unused()
     had_events = store.scalar(store.table("deal_events").count()) > 0
     history_fields: set[str] = set()
-    logs: list[Iterator[pa.Table]] = []
+    logs: list[tuple[str, Iterator[tuple[pa.Table, pa.Table]]]] = []
     if batch.history is not None and batch.history.num_rows:
         history_fields |= {f for f in TRACKED_FIELDS if f in batch.history.column_names}
-        logs.append(_history_changes(batch.history))
+        logs.append(("history", _history_changes(batch.history)))
+    rebuilt = batch.reconstructed
+    if rebuilt is not None and had_events:
+        rebuilt = _unknown_deals(store, rebuilt)
+    if rebuilt is not None and rebuilt.num_rows:
+        history_fields |= {f for f in TRACKED_FIELDS if f in rebuilt.column_names}
+        logs.append(("reconstructed", _history_changes(rebuilt)))
+    del rebuilt
     if batch.field_events is not None and batch.field_events.num_rows:
         # A log of single changes gives no first values: on a first import, each deal's
         # first logged old value is taken as its value since creation.
         created = None
         if not had_events and deals is not None and "created_at" in deals.column_names:
             created = deals.select(["deal_id", "created_at"])
-        logs.append(_canonical_field_events(batch.field_events, created))
+        logs.append(("history", _canonical_field_events(batch.field_events, created)))
     # The generators now hold the only references: each log is freed once consumed.
-    batch.history = batch.field_events = None
+    batch.history = batch.field_events = batch.reconstructed = None
     added = 0
     last_parts: list[pa.Table] = []
-    for events, last in (part for log in logs for part in log):
-        if had_events:
-            events = _not_stored(store, events)
-        added += _insert_events(store, events, "history", import_id)
-        # On a first import the latest value of each field is the last one just logged;
-        # asking the store for it would scan every event again.
-        last_parts.append(last)
-        del events
-        pa.default_memory_pool().release_unused()
+    for origin, log in logs:
+        for events, last in log:
+            if had_events:
+                events = _not_stored(store, events)
+            added += _insert_events(store, events, origin, import_id)
+            # On a first import the latest value of each field is the last one just logged;
+            # asking the store for it would scan every event again.
+            last_parts.append(last)
+            del events
+            pa.default_memory_pool().release_unused()
     logged_latest = _last_by_field(last_parts) if not had_events else None
     del last_parts
     if deals is not None:
@@ -299,6 +310,15 @@ def _first_values(changes: pa.Table, created: pa.Table) -> pa.Table:
             "new_value": heads.column("old_value"),
         }
     ).sort_by("deal_id")
+
+
+def _unknown_deals(store: Store, log: pa.Table) -> pa.Table:
+    """The rows of ``log`` whose deal has no stored event yet."""
+    ids = pa.table({"deal_id": pc.unique(log.column("deal_id").combine_chunks())})
+    staged = store.stage(ids)
+    known = store.table("deal_events").select("deal_id").distinct()
+    fresh = store.to_arrow(staged.anti_join(known, "deal_id")).column("deal_id")
+    return log.filter(pc.is_in(log.column("deal_id"), fresh.combine_chunks()))
 
 
 def _not_stored(store: Store, events: pa.Table) -> pa.Table:

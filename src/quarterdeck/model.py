@@ -190,7 +190,8 @@ TABLES: dict[str, Table] = {
                 _c(
                     "origin",
                     "string",
-                    "history (the CRM's own log) or snapshot (diff of two imports).",
+                    "history (the CRM's own log), snapshot (diff of two imports) or "
+                    "reconstructed (rebuilt from a deal's dates, for an export with no log).",
                 ),
                 _c(
                     "seq",

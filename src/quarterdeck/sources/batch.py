@@ -67,7 +67,9 @@ class ImportBatch:
     provide is simply absent (and left as the store has it), which is different from a
     column that is present and empty. ``history`` is the CRM's own log as full snapshots
     (deal_id, at and any tracked fields); ``field_events`` is a log of single-field changes
-    (deal_id, at, field, old_value, new_value as text).
+    (deal_id, at, field, old_value, new_value as text). ``reconstructed`` has the shape of
+    ``history`` but is rebuilt from each deal's dates by the importer, for an export with no
+    log; it is used only for deals the store does not know yet.
     """
 
     format: str
@@ -76,6 +78,7 @@ class ImportBatch:
     deals: pa.Table | None = None
     history: pa.Table | None = None
     field_events: pa.Table | None = None
+    reconstructed: pa.Table | None = None
     accounts: pa.Table | None = None
     users: pa.Table | None = None
     stages: pa.Table | None = None

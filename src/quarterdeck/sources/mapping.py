@@ -45,6 +45,11 @@ which are applied and reported with their counts, never silently. Example::
     [files.deals.known_at_close]           # values only known once a deal is over; kept in
     stage_changes = "Sales Stage Change Count"   # custom JSON under "known_at_close"
 
+    [files.deals.history]                  # an export with no change log: rebuild each
+    from_dates = true                      # deal's past from created_at and close_date
+    opened_stage = "Engaging"              # a declared open stage
+    opened_amount = "product_list_price"   # optional: a product field or a deals column
+
 Fields by table (``*`` required):
 
 * deals: deal_id*, stage*, account_id, owner_id, name, motion, amount, currency,
@@ -58,6 +63,23 @@ Fields by table (``*`` required):
   to on ``product``; its fields land in the deals' custom JSON as ``product_<field>``;
 * targets: period_start*, period_end*, amount*, scope, scope_id;
 * activities: activity_id*, deal_id, account_id, at, kind, direction, who.
+
+History from dates (``[files.deals.history]``, origin ``reconstructed`` in
+``deal_events``) gives each deal with a ``created_at``, when the store does not hold it yet:
+
+* at ``created_at``, a closed deal is in ``opened_stage`` with ``opened_amount`` (the
+  field of its product, such as ``product_list_price``, or a column of the deals file;
+  no amount when that is empty), its owner, and no close date, forecast category or
+  probability (the probability of ``opened_stage`` when probabilities are declared);
+* at 00:00 of its ``close_date`` (the as-of date when it has none), its final values;
+  a deal closed before it was created (entered after the fact) has its final values
+  from ``created_at`` on;
+* an open deal has its current values (its own stage, amount and close date) from
+  ``created_at`` on: when it moved between open stages is not in the export.
+
+Times are never later than the as-of date. A deal without ``created_at`` gets its values
+at the as-of date, as in any snapshot; a deal the store already holds is compared with
+what the store knows, and each difference is a change at the as-of date.
 
 Empty values of optional deal fields are kept and reported (with how many of those deals
 are open and closed); deal references to accounts, owners and products that the files do
@@ -83,7 +105,7 @@ import pyarrow.compute as pc
 import yaml
 
 from quarterdeck.errors import ConfigError
-from quarterdeck.model import MOTIONS, ROLES
+from quarterdeck.model import MOTIONS, ROLES, TRACKED_FIELDS
 from quarterdeck.sources.batch import (
     ImportBatch,
     Notice,
@@ -104,7 +126,7 @@ from quarterdeck.sources.formats import Format, ReadOptions, register
 from quarterdeck.sources.reading import CsvFile
 from quarterdeck.sources.values import Cells
 
-__all__ = ["SHIPPED", "FileSpec", "MappingSpec", "load_mapping"]
+__all__ = ["SHIPPED", "DatedHistory", "FileSpec", "MappingSpec", "load_mapping"]
 
 SHIPPED = Path(__file__).parent / "mappings"
 """Folder of the mappings that ship with Quarterdeck, one Format each."""
@@ -173,6 +195,17 @@ _ORDER = ("users", "accounts", "products", "deals", "targets", "activities")
 
 
 @dataclass(frozen=True)
+class DatedHistory:
+    """``[files.deals.history]``: each new deal's history rebuilt from its dates."""
+
+    opened_stage: str
+    """The stage of a closed deal from its creation until it closed."""
+    opened_amount: str | None = None
+    """Where a closed deal's amount before it closed comes from: ``product_<field>`` (a
+    field of the products file) or a column of the deals file; None for no amount."""
+
+
+@dataclass(frozen=True)
 class FileSpec:
     """How one kind of file maps onto a canonical table."""
 
@@ -187,6 +220,7 @@ class FileSpec:
     known_at_close: dict[str, str]
     stages: dict[str, list[str]] = field(default_factory=dict)
     probabilities: dict[str, float] = field(default_factory=dict)
+    history: DatedHistory | None = None
 
     def claims(self, header: tuple[str, ...], name: str | None) -> bool:
         if not set(self.detect) <= set(header):
@@ -294,6 +328,7 @@ def _file_spec(source: str, kind: str, raw: Any) -> FileSpec:
             )
         stages = {k: [str(s) for s in declared.get(k, [])] for k in ("open", "won", "lost")}
         probabilities = {str(k): float(v) for k, v in (declared.get("probability") or {}).items()}
+    history = _dated_history_spec(where, kind, raw.get("history"), columns, stages)
     detect = tuple(raw.get("detect") or sorted(set(columns.values())))
     return FileSpec(
         kind=kind,
@@ -307,7 +342,43 @@ def _file_spec(source: str, kind: str, raw: Any) -> FileSpec:
         known_at_close=_strings(raw.get("known_at_close"), f"{where}.known_at_close"),
         stages=stages,
         probabilities=probabilities,
+        history=history,
     )
+
+
+def _dated_history_spec(
+    where: str, kind: str, raw: Any, columns: dict[str, str], stages: dict[str, list[str]]
+) -> DatedHistory | None:
+    if raw is None:
+        return None
+    where = f"{where}.history"
+    if kind != "deals":
+        raise ConfigError(f"{where}: only deals have a history")
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a table")
+    unknown = sorted(set(raw) - {"from_dates", "opened_stage", "opened_amount"})
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; "
+            "keys: from_dates, opened_stage, opened_amount"
+        )
+    if not isinstance(raw.get("from_dates", False), bool):
+        raise ConfigError(f"{where}: from_dates must be true or false")
+    if not raw.get("from_dates", False):
+        return None
+    for name in ("created_at", "stage"):
+        if name not in columns:
+            raise ConfigError(f"{where}: from_dates needs a column for {name}")
+    opened_stage = raw.get("opened_stage")
+    if opened_stage not in stages.get("open", []):
+        raise ConfigError(
+            f"{where}: opened_stage must be one of the declared open stages "
+            f"{stages.get('open', [])}, not {opened_stage!r}"
+        )
+    opened_amount = raw.get("opened_amount")
+    if opened_amount is not None and not (isinstance(opened_amount, str) and opened_amount):
+        raise ConfigError(f"{where}: opened_amount must name a product field or a column")
+    return DatedHistory(str(opened_stage), opened_amount)
 
 
 # -- reading --------------------------------------------------------------------------------
@@ -576,6 +647,46 @@ class _Reader:
             columns["custom"] = _merge_json(
                 columns["custom"], self.product_json(columns["product"])
             )
+        if spec.history is not None and spec.history.opened_amount is not None:
+            columns["_opened_amount"] = self.opened_amount(
+                cells, spec.history.opened_amount, columns["product"]
+            )
+
+    def opened_amount(self, cells: Cells, source: str, product: pa.Array) -> pa.Array:
+        """The amount of ``[files.deals.history] opened_amount``: a field of the deal's
+        product (``product_<field>``) or a column of the deals file; null where unknown."""
+        products = self.spec.files.get("products")
+        field = source.removeprefix("product_")
+        if source.startswith("product_") and products is not None and field in products.columns:
+            if self.products is None:
+                self.batch.notices.append(
+                    Notice(
+                        cells.file.name,
+                        None,
+                        0,
+                        f"opened_amount {source} needs the products file, which was not "
+                        "imported; closed deals have no amount before they close",
+                    )
+                )
+                return _empty("amount", cells.rows)
+            names = list(self.products)
+            values = pa.array([self.products[p].get(field) for p in names], pa.string())
+            text = pc.take(values, pc.index_in(product, pa.array(names, pa.string())))
+            number = pc.match_substring_regex(pc.fill_null(text, ""), r"^-?\d+(\.\d+)?$")
+            text = pc.if_else(number, text, pa.scalar(None, pa.string()))
+            return pc.cast(pc.round(pc.cast(text, pa.decimal128(38, 10)), 2), pa.decimal128(18, 2))
+        if not cells.has(source):
+            self.batch.notices.append(
+                Notice(
+                    cells.file.name,
+                    None,
+                    0,
+                    f"lacks the column {source} named by opened_amount; closed deals have no "
+                    "amount before they close",
+                )
+            )
+            return _empty("amount", cells.rows)
+        return cells.amount(source)
 
     def report_constants(self, file: CsvFile, spec: FileSpec, n: int) -> None:
         """Say so when dates are not in the file: set to the as-of date, or missing."""
@@ -762,7 +873,75 @@ def _read_with(
         batch.stages = _stages_table(spec)
     reader.references()
     batch.as_of = _as_of(spec, batch)
+    dated = spec.files["deals"].history if "deals" in spec.files else None
+    if dated is not None and batch.deals is not None:
+        batch.reconstructed = _dated_history(
+            batch.deals, spec.files["deals"], options.as_of or batch.as_of
+        )
+        columns = spec.files["deals"].columns
+        batch.notices.append(
+            Notice(
+                reader.deals_file,
+                None,
+                0,
+                "has no change log: the history of each deal not stored yet is rebuilt from "
+                f"{columns['created_at']} and {columns.get('close_date', 'the as-of date')} "
+                "(as the mapping says)",
+            )
+        )
     return batch
+
+
+def _dated_history(deals: pa.Table, spec: FileSpec, as_of: datetime | None) -> pa.Table:
+    """Each dated deal's history rebuilt from its dates, as a log of full snapshots
+    (deal_id, at and the tracked fields the mapping fills), sorted by deal and time."""
+    assert spec.history is not None
+    deals = deals.filter(pc.is_valid(deals.column("created_at")))
+    n = deals.num_rows
+    opened = deals.column("created_at").combine_chunks().cast(pa.timestamp("s"))
+    if "close_date" in deals.column_names:
+        close_at = deals.column("close_date").combine_chunks().cast(pa.timestamp("s"))
+    else:
+        close_at = pa.nulls(n, pa.timestamp("s"))
+    if as_of is not None:
+        limit = pa.scalar(as_of, pa.timestamp("s"))
+        opened = pc.min_element_wise(opened, limit)
+        close_at = pc.min_element_wise(pc.coalesce(close_at, limit), limit)
+    close_at = pc.max_element_wise(close_at, opened, skip_nulls=False)
+    closed = pc.fill_null(deals.column("is_closed").combine_chunks(), False)
+    # A closed deal whose close is not after its creation has its final values from then on.
+    at_once = pc.and_(closed, pc.fill_null(pc.less_equal(close_at, opened), False))
+    as_opened = pc.and_(closed, pc.invert(at_once))
+    later = pc.and_(as_opened, pc.is_valid(close_at))
+    derived = "probability" not in spec.columns and bool(spec.probabilities)
+    before: dict[str, Any] = {
+        "stage": spec.history.opened_stage,
+        "amount": (
+            deals.column("_opened_amount").combine_chunks()
+            if "_opened_amount" in deals.column_names
+            else None
+        ),
+        "probability": spec.probabilities.get(spec.history.opened_stage) if derived else None,
+    }
+    first: dict[str, pa.Array] = {
+        "deal_id": deals.column("deal_id").combine_chunks(),
+        "at": opened,
+    }
+    fields = [f for f in TRACKED_FIELDS if f in deals.column_names]
+    for name in fields:
+        now = deals.column(name).combine_chunks()
+        if name == "owner_id":
+            first[name] = now
+            continue
+        then = before.get(name)
+        if not isinstance(then, pa.Array):
+            then = pa.scalar(then, now.type)
+        first[name] = pc.if_else(as_opened, then, now)
+    last = deals.select(["deal_id", *fields]).filter(later)
+    last = last.add_column(1, "at", close_at.filter(later))
+    return pa.concat_tables([pa.table(first), last]).sort_by(
+        [("deal_id", "ascending"), ("at", "ascending")]
+    )
 
 
 def _as_of(spec: MappingSpec, batch: ImportBatch) -> datetime | None:
