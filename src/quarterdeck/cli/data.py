@@ -141,10 +141,12 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
 ) -> None:
     """Simulate a company, import it through the real Salesforce path, summarise it, give it
-    a meeting record, and write this week's brief."""
+    a meeting record and the sales leader's weekly forecast calls, and write this week's
+    brief."""
     from quarterdeck.report import write
     from quarterdeck.simulate import SimulationSpec
     from quarterdeck.simulate import simulate as run
+    from quarterdeck.simulate.calls import record_leader_calls
     from quarterdeck.simulate.meeting import seed_meeting_record
 
     export = folder / "salesforce-export"
@@ -166,6 +168,8 @@ def demo(
         )
         _print_overview(ws)
         seed_meeting_record(ws, datetime.now().replace(microsecond=0))
+        calls = record_leader_calls(ws, export)
+        out.print(f"Recorded the sales leader's weekly forecast calls: {calls:,}.")
         document = ws.brief_document(ws.brief())
     brief_path = folder / "brief.html"
     write(document, brief_path)

@@ -3,7 +3,10 @@ benchmarks.
 
 `simulate(SimulationSpec(...), out_dir)` writes User, Account, Opportunity,
 OpportunityHistory, OpportunityFieldHistory, Task, OpportunityContactRole and
-ForecastingQuota CSV files as Salesforce's data export writes them. Behind them is a B2B
+ForecastingQuota CSV files as Salesforce's data export writes them, and beside them
+`forecast_calls.csv`, the VP Sales's weekly forecast call (`calls`), which is not a
+Salesforce object (the Salesforce import skips it; `calls.record_leader_calls` records it
+through the Workspace). Behind them is a B2B
 sales org: reps hired, ramped, leaving and backfilled (`org`); new business, expansion and
 renewal deals with heavy-tailed sizes, segment cycles and outcomes (`deals`); each deal's
 stage moves, close-date pushes and amount changes (`lifecycle`); owner changes
@@ -45,7 +48,9 @@ from pathlib import Path
 import numpy as np
 
 from quarterdeck.simulate import salesforce as sf
+from quarterdeck.simulate.calls import CALLS_FILE, build_calls, write_calls
 from quarterdeck.simulate.deals import build_book
+from quarterdeck.simulate.ids import sf_ids
 from quarterdeck.simulate.lifecycle import CLOSED_LOST, CLOSED_WON, build_history
 from quarterdeck.simulate.org import build_org
 from quarterdeck.simulate.ownership import assign_owners
@@ -91,6 +96,7 @@ class SimulationSummary:
     won_amount: Decimal
     history_rows: int
     activities: int
+    forecast_calls: int  # rows of forecast_calls.csv, kept apart from the Salesforce files
 
 
 def simulate(
@@ -102,7 +108,7 @@ def simulate(
     out_dir.mkdir(parents=True, exist_ok=True)
     # Each part gets its own stream, so changing one part's draws leaves the others alone.
     streams = [np.random.Generator(np.random.PCG64(s)) for s in
-               np.random.SeedSequence(spec.seed).spawn(8)]  # fmt: skip
+               np.random.SeedSequence(spec.seed).spawn(9)]  # fmt: skip
     timeline = Timeline.ending(spec.end, spec.years)
 
     report("organisation", 0.0)
@@ -145,6 +151,9 @@ def simulate(
     files["ForecastingQuota.csv"] = sf.write_quotas(
         out_dir / "ForecastingQuota.csv", quotas, org, timeline, spec.currency
     )
+    leader = str(sf_ids(sf.USER, np.array([org.vp]))[0].as_py())
+    calls = build_calls(deals, history, timeline, streams[8])
+    forecast_calls = write_calls(out_dir / CALLS_FILE, calls, leader, timeline)
     report("done", 1.0)
 
     stage = history.stage[history.last_row]
@@ -159,4 +168,5 @@ def simulate(
         won_amount=Decimal(int(history.amount[history.last_row][won].sum())),
         history_rows=len(history),
         activities=len(tasks),
+        forecast_calls=forecast_calls,
     )
