@@ -51,6 +51,7 @@ def main() -> None:
     from quarterdeck import Workspace
     from quarterdeck.report.brief import build_brief
 
+    Workspace(db).close()  # bring an older database's schema up to date, once
     with Workspace(db, read_only=True) as ws:
         status = ws.status()
         print(

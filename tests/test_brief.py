@@ -355,3 +355,29 @@ def test_maven_brief_renders(shared_data: Path, tmp_path: Path) -> None:
     assert "No company target is set for 2017-Q4" in markdown
     assert "## 3. Risks" in markdown and "## Mix" in markdown
     assert "<svg" in html
+
+
+def test_brief_shows_the_latest_saved_forecast(simulated: Path, tmp_path: Path) -> None:
+    from quarterdeck.forecast.ladder import MethodForecast, PeriodForecast
+    from quarterdeck.forecast.saved import save_forecast
+    from quarterdeck.periods import Period
+
+    copy = tmp_path / "q.duckdb"
+    shutil.copy(simulated, copy)
+    q2 = Period.parse("2026-Q2")
+    methods = {
+        "range": MethodForecast(
+            "range", 1_234_000.0, "draws", p10=1_060_000.0, p90=1_480_000.0, p_target=0.37
+        )
+    }
+    forecast = PeriodForecast(q2, datetime(2026, 6, 20), 900_000.0, 1_300_000.0, methods, None)  # type: ignore[arg-type]
+    with Workspace(copy) as ws:
+        save_forecast(ws.store, forecast, now=datetime(2026, 6, 20, 7))
+        brief = ws.brief("2026-W26", now=datetime(2026, 6, 26, 18, 0))
+        text = render(ws.brief_document(brief), "md")
+    assert isinstance(text, str)
+    assert (
+        # 1,234,000 -> 1.2M; 1,060,000 -> 1.1M; 1,480,000 -> 1.5M; 0.37 -> 37%.
+        "The forecast made from the data of 2026-06-20 expects 1.2M for 2026-Q2 (80% range "
+        "1.1M to 1.5M); the chance of reaching the 1.3M target is 37%." in text
+    )

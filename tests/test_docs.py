@@ -41,6 +41,10 @@ def test_glossary_defines_the_words_the_cli_prints() -> None:
         "Stalled", "Value at risk", "Item", "Side", "Carried item", "Meeting", "Forecast call",
         "Pipeline change (waterfall)", "Slip", "Promise", "Mix", "Deal-size band",
         "Concentration", "Amounts in the brief",
+        # the forecast
+        "Forecast", "Forecast accuracy", "Arrivals", "Backtest", "Brier score",
+        "Calibration error (ECE)", "Conversion (forecast)", "Deal model", "P10, P50, P90",
+        "Range (forecast)", "Run rate", "Season", "Stage-weighted forecast", "WAPE",
     ]  # fmt: skip
     missing = [term for term in printed if term not in defined]
     assert not missing, f"GLOSSARY.md lacks {missing}"

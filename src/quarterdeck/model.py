@@ -48,7 +48,7 @@ TRACKED_ARROW_TYPES = {
 }
 """The Arrow type of each tracked field, for importers and history working on Arrow data."""
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -253,6 +253,27 @@ TABLES: dict[str, Table] = {
                 _c("note", "string", "What the caller said about it."),
             ),
             ("call_id",),
+        ),
+        Table(
+            "forecasts",
+            "Forecasts of a period's bookings as they were made: the record that scores them.",
+            (
+                _c("forecast_id", "string", "Id of the forecast run.", False),
+                _c("made_at", "timestamp", "The moment of the data it was made from.", False),
+                _c("created_at", "timestamp", "When it was computed."),
+                _c("period_start", "date", "First day of the period forecast.", False),
+                _c("period_end", "date", "Last day of the period forecast.", False),
+                _c("method", "string", "The method (range, deal_model, conversion...).", False),
+                _c("chosen", "boolean", "This method's forecast is the product's forecast."),
+                _c("forecast", "float64", "The point forecast (the P50 of a range)."),
+                _c("p10", "float64", "10th percentile of the range."),
+                _c("p90", "float64", "90th percentile of the range."),
+                _c("target", "float64", "The company target it was compared with."),
+                _c("p_target", "float64", "The chance of making the target, 0 to 1."),
+                _c("closed_won", "float64", "Bookings won by the moment it was made."),
+                _c("note", "string", "How it was made."),
+            ),
+            ("forecast_id", "method"),
         ),
         Table(
             "meetings",

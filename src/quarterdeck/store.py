@@ -43,7 +43,7 @@ def _create_all(store: Store) -> None:
 
 def _add_missing(store: Store) -> None:
     """Create tables and columns the database lacks (version 2: the meeting record and
-    settings). Idempotent, so it is safe after ``_create_all`` built the latest shape."""
+    settings; version 3: saved forecasts). Idempotent, so it is safe after ``_create_all`` built the latest shape."""
     existing = set(store.backend.list_tables())
     for table in TABLES.values():
         if table.name not in existing:
@@ -58,7 +58,7 @@ def _add_missing(store: Store) -> None:
                 )
 
 
-MIGRATIONS: dict[int, Migration] = {1: _create_all, 2: _add_missing}
+MIGRATIONS: dict[int, Migration] = {1: _create_all, 2: _add_missing, 3: _add_missing}
 """Schema version -> the step that brings the previous version to it. Append, never edit."""
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quarterdeck import meeting as meeting_record
 from quarterdeck.errors import InputError
@@ -39,6 +39,9 @@ from quarterdeck.report.brief_document import brief_document
 from quarterdeck.report.document import Document
 from quarterdeck.settings import Settings
 from quarterdeck.store import Store
+
+if TYPE_CHECKING:
+    from quarterdeck.forecast import Backtest, PeriodForecast
 
 __all__ = ["Status", "Workspace"]
 
@@ -207,6 +210,57 @@ class Workspace:
         moment = self.moment(as_of)
         chosen = self.period(period) if period else Period.containing(moment.date(), "quarter")
         return mix(self.store, moment, chosen, self.settings.values())
+
+    def forecast(
+        self,
+        period: str | Period | None = None,
+        as_of: datetime | None = None,
+        *,
+        reasons: bool = True,
+        save: bool = False,
+        now: datetime | None = None,
+    ) -> PeriodForecast:
+        """Every method's forecast of ``period`` (default: the quarter holding ``as_of``)
+        made from the history as it stood at ``as_of`` (default: the data's moment), with
+        the range, the chance of making the company target and the leader's latest call.
+        ``save`` keeps it in the record of forecasts (the brief shows the latest)."""
+        moment = self.moment(as_of)
+        chosen = self.period(period) if period else Period.containing(moment.date(), "quarter")
+        if chosen.kind not in ("week", "month", "quarter", "year"):
+            raise InputError(
+                f"a forecast is made for a week, month, quarter or year, not {chosen.label}"
+            )
+        from quarterdeck.forecast import forecaster
+        from quarterdeck.forecast.saved import save_forecast
+
+        target = bookings(self.store, chosen).target
+        engine = forecaster(self.store, chosen.kind, until=moment)
+        result = engine.forecast(
+            chosen, moment, target=None if target is None else float(target), reasons=reasons
+        )
+        if save:
+            save_forecast(self.store, result, now)
+        return result
+
+    def backtest(
+        self,
+        kind: str = "quarter",
+        periods: int = 8,
+        *,
+        named_only: bool = False,
+        progress: Progress | None = None,
+    ) -> Backtest:
+        """Walk-forward backtest of every forecast method over the last ``periods``
+        completed periods of ``kind`` (GLOSSARY: Backtest)."""
+        from quarterdeck.forecast import backtest, forecaster
+
+        engine = forecaster(self.store, kind, draws=1000)
+
+        def target(period: Period) -> float | None:
+            value = bookings(self.store, period).target
+            return None if value is None else float(value)
+
+        return backtest(engine, periods, named_only=named_only, targets=target, progress=progress)
 
     def status(self) -> Status:
         store = self.store

@@ -170,6 +170,14 @@ def demo(
         seed_meeting_record(ws, datetime.now().replace(microsecond=0))
         calls = record_leader_calls(ws, export)
         out.print(f"Recorded the sales leader's weekly forecast calls: {calls:,}.")
+        forecast = ws.forecast(save=True, reasons=False).best
+        if forecast.forecast is not None:
+            spread = (
+                f" (80% range {forecast.p10:,.0f} to {forecast.p90:,.0f})"
+                if forecast.p10 is not None and forecast.p90 is not None
+                else ""
+            )
+            out.print(f"Forecast of this quarter: {forecast.forecast:,.0f}{spread}.")
         document = ws.brief_document(ws.brief())
     brief_path = folder / "brief.html"
     write(document, brief_path)

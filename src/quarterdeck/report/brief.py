@@ -3,6 +3,8 @@
 :func:`build_brief` gathers the five agenda points in their order (revenue vs goal, big
 deals, risks, the leader's initiatives, issues), then what changed in the pipeline, the
 "next quarter" ledger and the mix, and the meeting record carried from last week. The
+forecast is the latest one saved for the quarter (``quarterdeck forecast``) from data no
+later than the brief's moment: the brief reads it, it does not fit models. The
 result, a :class:`Brief`, holds the metric results themselves; :mod:`report.brief_document`
 turns it into words, tables and charts.
 
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from quarterdeck.forecast.saved import SavedForecast, latest_forecast
 from quarterdeck.meeting import Agenda, agenda, current_week, week_of
 from quarterdeck.meeting.meetings import WeekLike, end_of
 from quarterdeck.metrics.attainment import RevenueVsGoal, revenue_vs_goal_by
@@ -74,6 +77,7 @@ class Brief:
     names: dict[str, str] = field(repr=False)
     accounts: dict[str, str] = field(repr=False)
     notes: tuple[str, ...] = ()
+    forecast: SavedForecast | None = None
 
 
 def brief_moment(data_as_of: datetime | None, week: Period) -> datetime:
@@ -128,6 +132,7 @@ def build_brief(
     )
     goal = goals[None]
     goal_by = {by: goals[by] for by in BREAKDOWNS}
+    forecast = run("forecast", lambda: latest_forecast(store, period, as_of))
     big = run("big deals", lambda: big_deals(store, as_of, settings))
     risks = run("risks", lambda: deal_risks(store, as_of, settings))
     record = run("meeting record", lambda: agenda(store, meeting_week, clock))
@@ -170,6 +175,7 @@ def build_brief(
         names=names,
         accounts=accounts,
         notes=tuple(notes),
+        forecast=forecast,
     )
 
 

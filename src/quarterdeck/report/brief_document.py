@@ -83,6 +83,11 @@ DIMENSION_TITLES = {"team": "team", "owner": "rep", "segment": "segment", "motio
 REVENUE_METRICS = ("revenue", "bookings", "gap", "attainment", "coverage", "pipeline", "pace")
 
 
+def _cents(value: float) -> Decimal:
+    """A forecast (a float) as money to the cent, for the brief's formatters."""
+    return Decimal(str(round(value, 2)))
+
+
 def _rows(rows: Iterable[Sequence[Any]]) -> tuple[tuple[Cell, ...], ...]:
     """Table rows from sequences of values and cells."""
     return tuple(row(*r) for r in rows)
@@ -248,6 +253,7 @@ class _Writer:
                 f"The same quarter last year ({ly.period.label}) had closed "
                 f"{money_short(ly.bookings_by_now)} by this point and {money_short(ly.total)} in all."
             )
+        paragraphs.append(self._forecast_sentence())
         call = b.agenda.latest_call
         if call is not None:
             paragraphs.append(
@@ -361,6 +367,30 @@ class _Writer:
             caption="Closed won to date; the dashed line is the straight-line pace to the target.",
             **link,
         )
+
+    def _forecast_sentence(self) -> str:
+        """The saved forecast of the period, its range and the chance of the target."""
+        b, saved = self.b, self.b.forecast
+        label = b.period.label
+        if saved is None or saved.forecast is None:
+            return (
+                f"No forecast of {label} has been saved from data up to this brief's moment "
+                "(quarterdeck forecast makes and saves one)."
+            )
+        sentence = (
+            f"The forecast made from the data of {saved.made_at:%Y-%m-%d} expects "
+            f"{money_short(_cents(saved.forecast))} for {label}"
+        )
+        if saved.p10 is not None and saved.p90 is not None:
+            sentence += (
+                f" (80% range {money_short(_cents(saved.p10))} to {money_short(_cents(saved.p90))})"
+            )
+        if saved.p_target is not None and saved.target is not None:
+            sentence += (
+                f"; the chance of reaching the {money_short(_cents(saved.target))} target is "
+                f"{saved.p_target * 100:.0f}%"
+            )
+        return sentence + "."
 
     def _goal_table(
         self,

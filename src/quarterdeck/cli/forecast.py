@@ -1,0 +1,224 @@
+"""The forecast commands: forecast and backtest."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from quarterdeck.cli.common import (
+    JsonOption,
+    PeriodOption,
+    _datetime,
+    _progress,
+    app,
+    out,
+    state,
+)
+from quarterdeck.workspace import Workspace
+
+DEALS_SHOWN = 10
+"""How many open deals ``quarterdeck forecast`` lists with their probability and reasons."""
+
+
+def _amount(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+@app.command("forecast")
+def forecast_(
+    period: PeriodOption = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Forecast as it would have been made then: YYYY-MM-DD[THH:MM] "
+            "(default: the time of the latest import).",
+        ),
+    ] = None,
+    save: Annotated[
+        bool,
+        typer.Option(
+            help="Keep the forecast in the database's record of forecasts (the brief shows "
+            "the latest). A forecast --as-of a past moment is never saved."
+        ),
+    ] = True,
+    json_out: JsonOption = False,
+) -> None:
+    """The period's bookings forecast by every method, the range (P10-P90), the chance of
+    making the target, the leader's call, and the open deals' probabilities with reasons."""
+    moment = _datetime(as_of, "--as-of")
+    keep = save and moment is None
+    with Workspace(state.db, read_only=not keep) as ws:
+        result = ws.forecast(period, moment, save=keep)
+    deals = _deal_rows(result)
+    if json_out:
+        out.print_json(
+            json.dumps(
+                {
+                    "period": result.period.label,
+                    "as_of": result.at.isoformat(),
+                    "closed_won": round(result.closed_won, 2),
+                    "target": result.target,
+                    "forecast": _method(result.best),
+                    "arrivals": None if result.arrivals is None else round(result.arrivals, 2),
+                    "methods": [_method(m) for m in result.methods.values()],
+                    "deals": deals,
+                }
+            )
+        )
+        return
+    best = result.best
+    out.print(
+        f"Forecast of {result.period.label} as of {result.at:%Y-%m-%d %H:%M}: won so far "
+        f"{_amount(result.closed_won)}"
+        + ("" if result.target is None else f" of the {_amount(result.target)} target")
+    )
+    if best.p10 is not None and best.p90 is not None:
+        chance = (
+            ""
+            if best.p_target is None
+            else f"; chance of making the target {_share(best.p_target)}"
+        )
+        out.print(
+            f"Expected {_amount(best.forecast)} (80% range {_amount(best.p10)} to "
+            f"{_amount(best.p90)}){chance}."
+        )
+    table = Table(title="Every method")
+    for column in ("method", "forecast", "P10", "P90", "from open deals", "how"):
+        table.add_column(column, justify="left" if column in ("method", "how") else "right")
+    for m in result.methods.values():
+        table.add_row(
+            m.method,
+            _amount(m.forecast),
+            _amount(m.p10),
+            _amount(m.p90),
+            _amount(m.open_part),
+            m.note,
+        )
+    out.print(table)
+    if deals:
+        listing = Table(
+            title=f"Largest open deals by expected value (of {len(result.snapshot.deal):,})"
+        )
+        for column in ("deal", "owner", "stage", "amount", "probability", "why"):
+            listing.add_column(
+                column, justify="right" if column in ("amount", "probability") else "left"
+            )
+        for d in deals[:DEALS_SHOWN]:
+            listing.add_row(
+                d["deal_id"], d["owner_id"] or "-", d["stage"] or "-", _amount(d["amount"]),
+                _share(d["probability"]), "; ".join(d["reasons"]),
+            )  # fmt: skip
+        out.print(listing)
+
+
+@app.command("backtest")
+def backtest_(
+    kind: Annotated[
+        str, typer.Option(help="Periods to forecast: quarter, month, week or year.")
+    ] = "quarter",
+    periods: Annotated[int, typer.Option(help="How many completed periods to walk over.")] = 8,
+    named_only: Annotated[
+        bool,
+        typer.Option(
+            "--named-only",
+            help="Only the named check points (day 1, week 4, 30 and 14 days before the end) "
+            "instead of every week.",
+        ),
+    ] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Walk-forward backtest: each method's forecast of past periods at each check point,
+    made from what was knowable then, scored against what closed."""
+    with Workspace(state.db, read_only=True) as ws, _progress(not json_out) as report:
+        result = ws.backtest(kind, periods, named_only=named_only, progress=report)
+    if json_out:
+        out.print_json(json.dumps(result.as_dict()))
+        return
+    labels = ", ".join(p.label for p in result.periods)
+    out.print(
+        f"Backtest of {len(result.periods)} {kind}s ({labels}) at {result.check_points} check "
+        f"points, in {result.seconds:.0f} s"
+    )
+    table = Table(title="Whole period (every check point)")
+    for column in (
+        "method",
+        "forecasts",
+        "WAPE",
+        "accuracy",
+        "bias",
+        "within 5%",
+        "within 10%",
+        "80% coverage",
+        "week 4 WAPE",
+    ):
+        table.add_column(column, justify="left" if column == "method" else "right")
+    for m in result.methods:
+        w = m.whole
+        week4 = m.by_point.get("week 4")
+        if w is None:
+            table.add_row(m.method, "0", "-", "-", "-", "-", "-", "-", "-")
+            continue
+        table.add_row(
+            m.method, f"{w.periods:,}", _share(w.wape), _share(w.accuracy), _share(w.bias),
+            _share(w.within_5), _share(w.within_10), _share(w.coverage),
+            _share(None if week4 is None else week4.wape),
+        )  # fmt: skip
+    out.print(table)
+    if result.deals is not None:
+        d = result.deals
+        out.print(
+            f"Deal probabilities ({d.deals:,} deal-check points, {d.won:,} won): AUC "
+            f"{d.auc if d.auc is None else f'{d.auc:.3f}'}, Brier {d.brier:.4f}, skill against "
+            f"{result.deals_reference} {_share(d.brier_skill)}, calibration error {d.ece:.4f}"
+        )
+    for note in result.notes:
+        out.print(f"note: {note}")
+
+
+def _method(m: Any) -> dict[str, Any]:
+    return {
+        "method": m.method,
+        "forecast": None if m.forecast is None else round(m.forecast, 2),
+        "p10": None if m.p10 is None else round(m.p10, 2),
+        "p90": None if m.p90 is None else round(m.p90, 2),
+        "open_deals": None if m.open_part is None else round(m.open_part, 2),
+        "p_target": None if m.p_target is None else round(m.p_target, 4),
+        "note": m.note,
+    }
+
+
+def _deal_rows(result: Any) -> list[dict[str, Any]]:
+    """The open deals with the deal model's probability and reasons, largest expected value
+    first."""
+    deals = result.deals
+    if deals is None:
+        return []
+    table = result.snapshot.table
+    amount = table.column("amount").to_pylist()
+    owners = table.column("owner_id").to_pylist()
+    stages = table.column("stage").to_pylist()
+    ids = table.column("deal_id").to_pylist()
+    rows = []
+    for i, p in enumerate(deals.probability.tolist()):
+        reasons = deals.reasons[i] if i < len(deals.reasons) else ()
+        rows.append(
+            {
+                "deal_id": ids[i],
+                "owner_id": owners[i],
+                "stage": stages[i],
+                "amount": amount[i],
+                "probability": round(p, 4),
+                "expected": round(p * amount[i], 2),
+                "reasons": [words for words, _ in reasons],
+            }
+        )
+    rows.sort(key=lambda r: (-r["expected"], r["deal_id"]))
+    return rows

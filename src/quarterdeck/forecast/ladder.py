@@ -1,0 +1,602 @@
+"""The ladder of forecast methods, each made from what was knowable at the forecast moment.
+
+A forecast of a period's bookings (value won with a close date in the period, as the deals
+stand at the period's end) is made at a moment ``t`` inside it. Every method below reads
+the history only up to ``t``: the deals as they stood then (:mod:`forecast.timeline`) and
+completed periods, those that ended before ``t``, whose outcomes were known by then.
+
+The methods, cheapest first (each must earn its place in the backtest):
+
+* ``last_period``, ``trailing_mean`` (last 4 periods) and ``seasonal_naive`` (the same
+  quarter a year before; for months, the same month of the last quarter, where most B2B
+  seasonality lies): run rates from completed periods' bookings.
+* ``stage_weighted``: won so far + the amount of each open deal due in the period times
+  the CRM's probability (its stage's default when the deal has none). Where the CRM holds
+  no probabilities at all (an export with no history of them), each stage's historical win
+  rate stands in, over every open deal: the usual CRM forecast, with no time horizon.
+* ``conversion``: won so far + open value per stage and due/not-due group at ``t`` times
+  the share of such value won by the period's end in the prior periods at the same point
+  (days since the period began) + the arrivals term.
+* ``deal_model``: won so far + each open deal's probability of being won by the period's
+  end (:mod:`forecast.winmodel`, trained on the prior periods' deals at several points of
+  those periods) times its amount + the arrivals term.
+* ``range``: the same deals and arrivals as a distribution (:mod:`forecast.montecarlo`):
+  P10, P50 (the product's forecast) and P90, and the chance of reaching the target, deals
+  correlated through a period factor and an owner factor fitted on prior periods.
+* ``leader_commit`` and ``leader_best_case``: the latest call recorded at or before ``t``.
+
+**Arrivals**: a period's bookings that come from deals not open at ``t`` (created after
+``t``, or reopened): its actual - won by ``t`` - won from deals open at ``t``. The term is
+the mean of the arrivals of the last 4 prior periods at the same point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+import numpy as np
+import pyarrow as pa
+
+from quarterdeck.errors import InputError
+from quarterdeck.forecast import montecarlo, runrate
+from quarterdeck.forecast.timeline import DealTimeline, Snapshot, season
+from quarterdeck.forecast.winmodel import WinModel, fit_win_model
+from quarterdeck.periods import Period
+
+__all__ = [
+    "METHODS",
+    "Call",
+    "DealForecast",
+    "Forecaster",
+    "MethodForecast",
+    "PeriodForecast",
+]
+
+METHODS: tuple[str, ...] = (
+    "last_period",
+    "trailing_mean",
+    "seasonal_naive",
+    "stage_weighted",
+    "conversion",
+    "deal_model",
+    "range",
+    "leader_commit",
+    "leader_best_case",
+)
+"""Every method of the ladder, in the order reports list them."""
+
+PRIOR_PERIODS = 8
+"""How many completed periods the conversion rates and the deal model learn from."""
+
+ARRIVAL_PERIODS = 4
+"""How many completed periods the arrivals term averages."""
+
+MIN_PRIOR = 2
+"""Fewer completed periods than this with deals in them, and the learned methods say so
+and give nothing (the run rates still answer)."""
+
+TRAINING_ROWS = 60_000
+"""The deal model learns from at most this many (deal, moment) rows, drawn at random."""
+
+SEASON = {"quarter": 4, "month": 3, "week": 13, "year": 1}
+"""The lag of ``seasonal_naive`` in periods: a year for quarters, a quarter for months and
+weeks."""
+
+CORRELATION_POINTS = (0.25, 0.6)
+"""The points of each prior period (shares of its length) whose forecasts fit the
+correlation."""
+
+CORRELATION_DRAWS = 400
+"""Draws per prior forecast when fitting the correlation."""
+
+_TRAINING_POINTS = {"quarter": 14, "month": 7, "week": 2, "year": 30}
+"""Days between the points of a prior period at which the deal model sees its deals."""
+
+
+@dataclass(frozen=True)
+class Call:
+    """A recorded forecast call: when, for which period, commit and best case."""
+
+    called_at: datetime
+    period_start: date
+    commit: float
+    best_case: float
+
+
+@dataclass(frozen=True)
+class MethodForecast:
+    """One method's forecast of the period's bookings: ``forecast`` (the point, or P50)
+    and, for ranges, ``p10``/``p90``; ``open_part`` the part expected from the deals open
+    at ``t`` (for methods that forecast them); ``note`` how it was made or why not
+    (``forecast`` None)."""
+
+    method: str
+    forecast: float | None
+    note: str
+    p10: float | None = None
+    p90: float | None = None
+    open_part: float | None = None
+    p_target: float | None = None
+    draws: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class DealForecast:
+    """The deal model's view of the deals open at ``t``: their numbers in the timeline, the
+    probabilities and the reasons that raise or lower each (empty when not asked for)."""
+
+    deal: np.ndarray
+    deal_ids: pa.Array
+    probability: np.ndarray
+    reasons: tuple[tuple[tuple[str, float], ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class PeriodForecast:
+    """Every method's forecast of ``period`` made at ``at`` (``methods`` by name, in
+    :data:`METHODS` order), with the bookings won so far and the snapshot behind them."""
+
+    period: Period
+    at: datetime
+    closed_won: float
+    target: float | None
+    methods: dict[str, MethodForecast]
+    snapshot: Snapshot = field(repr=False, compare=False)
+    deals: DealForecast | None = field(default=None, repr=False, compare=False)
+    arrivals: float | None = None
+
+    @property
+    def best(self) -> MethodForecast:
+        """The product's forecast: the range when it could be made, else the next method
+        down the ladder that could."""
+        for name in ("range", "deal_model", "conversion", "seasonal_naive", "trailing_mean"):
+            result = self.methods.get(name)
+            if result is not None and result.forecast is not None:
+                return result
+        return self.methods["last_period"]
+
+
+class Forecaster:
+    """Forecasts of periods of one ``kind`` from one :class:`DealTimeline`, keeping what
+    several forecasts share (prior periods' snapshots, outcomes and models)."""
+
+    def __init__(
+        self,
+        timeline: DealTimeline,
+        kind: str = "quarter",
+        *,
+        calls: Sequence[Call] = (),
+        fiscal_year_start_month: int = 1,
+        seed: int = 0,
+        draws: int = montecarlo.DEFAULT_DRAWS,
+    ) -> None:
+        if kind not in SEASON:
+            raise InputError(f"forecasts are made for weeks, months, quarters or years, not {kind}")
+        self.timeline = timeline
+        self.kind = kind
+        self.fiscal_year_start_month = fiscal_year_start_month
+        self.calls = tuple(sorted(calls, key=lambda c: c.called_at))
+        self.seed = seed
+        self.draws = draws
+        self._snapshots: dict[tuple[Period, datetime], Snapshot] = {}
+        self._actuals: dict[Period, float] = {}
+        self._models: dict[Period, WinModel | None] = {}
+        self._correlations: dict[Period, montecarlo.CorrelationFit] = {}
+        self._model_notes: dict[Period, str] = {}
+        self._first_booked: Period | None = None
+        first = timeline.first_moment()
+        self.first_period = None if first is None else self.period_of(first.date())
+
+    # -- periods ----------------------------------------------------------------------------
+
+    def period_of(self, day: date) -> Period:
+        return Period.containing(day, self.kind, self.fiscal_year_start_month)
+
+    def completed_before(self, at: datetime) -> list[Period]:
+        """Periods that ended before ``at``, latest first, from the first with a won deal
+        on (periods before any booking say nothing about how deals close)."""
+        first = self.first_booked()
+        if first is None:
+            return []
+        periods = []
+        period = self.period_of(at.date()).previous()
+        while period.start >= first.start:
+            if _end(period) <= at:
+                periods.append(period)
+            period = period.previous()
+        return periods
+
+    def first_booked(self) -> Period | None:
+        """The first period with bookings, as they stood at its end (None: none yet)."""
+        if self._first_booked is None and self.first_period is not None:
+            last = self.timeline.last_moment()
+            period = self.first_period
+            while last is not None and _end(period) <= last:
+                if self.actual(period) > 0:
+                    self._first_booked = period
+                    break
+                period = period.next()
+        return self._first_booked
+
+    def actual(self, period: Period) -> float:
+        """The period's bookings as they stood at its end."""
+        if period not in self._actuals:
+            self._actuals[period] = self.timeline.bookings(_end(period), period)[0]
+        return self._actuals[period]
+
+    def snapshot(self, period: Period, at: datetime) -> Snapshot:
+        key = (period, at)
+        if key not in self._snapshots:
+            self._snapshots[key] = self.timeline.features(at, period)
+        return self._snapshots[key]
+
+    def same_point(self, prior: Period, at: datetime, period: Period) -> datetime:
+        """The moment of ``prior`` as far into it as ``at`` is into ``period``."""
+        offset = at - _start(period)
+        return min(_start(prior) + offset, _end(prior) - timedelta(seconds=1))
+
+    def arrivals(self, prior: Period, at: datetime) -> float:
+        """The bookings of completed ``prior`` not from deals won or open at ``at``."""
+        snap = self.snapshot(prior, at)
+        won_open = self.timeline.outcomes(snap.deal, _end(prior), prior).amount.sum()
+        return max(0.0, self.actual(prior) - snap.closed_won - float(won_open))
+
+    # -- the forecast -----------------------------------------------------------------------
+
+    def forecast(
+        self,
+        period: Period,
+        at: datetime,
+        *,
+        target: float | None = None,
+        reasons: bool = False,
+        methods: Sequence[str] = METHODS,
+    ) -> PeriodForecast:
+        """Every method's forecast of ``period`` at ``at`` (see the module docstring)."""
+        if not _start(period) <= at <= _end(period):
+            raise InputError(
+                f"a forecast of {period.label} is made during it, not at {at:%Y-%m-%d %H:%M}"
+            )
+        snap = self.snapshot(period, at)
+        priors = self.completed_before(at)
+        results: dict[str, MethodForecast] = {}
+        history = [self.actual(p) for p in reversed(priors)]
+        results.update(_run_rates(history, self.kind))
+        results["stage_weighted"] = self._stage_weighted(snap, at)
+        learned = [
+            p for p in priors[:PRIOR_PERIODS] if self._has_deals(p, self.same_point(p, at, period))
+        ]
+        arrivals_past = [
+            self.arrivals(p, self.same_point(p, at, period))
+            for p in _arrival_periods(learned, period)
+        ]
+        arrivals = float(np.mean(arrivals_past)) if arrivals_past else None
+        results["conversion"] = self._conversion(snap, period, at, learned, arrivals)
+        deals: DealForecast | None = None
+        if "deal_model" in methods or "range" in methods:
+            deals, model_result = self._deal_model(snap, period, at, learned, arrivals, reasons)
+            results["deal_model"] = model_result
+            results["range"] = self._range(snap, period, at, deals, learned, arrivals_past, target)
+        results.update(self._calls(period, at))
+        ordered = {m: results[m] for m in METHODS if m in results and m in methods}
+        return PeriodForecast(
+            period=period,
+            at=at,
+            closed_won=snap.closed_won,
+            target=target,
+            methods=ordered,
+            snapshot=snap,
+            deals=deals,
+            arrivals=arrivals,
+        )
+
+    def _stage_weighted(self, snap: Snapshot, at: datetime) -> MethodForecast:
+        table = snap.table
+        amount = snap.amount
+        probability = np.asarray(
+            table.column("probability").to_numpy(zero_copy_only=False), dtype=float
+        )
+        due = (
+            np.asarray(table.column("due_in_period").to_numpy(zero_copy_only=False), dtype=float)
+            == 1
+        )
+        if len(probability) and not np.isnan(probability).all():
+            weighted = float(np.nansum(amount[due] * probability[due]))
+            return MethodForecast(
+                "stage_weighted",
+                snap.closed_won + weighted,
+                "won so far + amount x the CRM's probability of each open deal due in the period",
+                open_part=weighted,
+            )
+        rates = self.timeline.stage_win_rates(at)
+        codes = self.timeline.stage_codes(snap)
+        p = np.where(codes >= 0, rates[np.maximum(codes, 0)], np.nan)
+        weighted = float(np.nansum(amount * p))
+        return MethodForecast(
+            "stage_weighted",
+            snap.closed_won + weighted,
+            "the CRM holds no probabilities: won so far + amount x each stage's historical win "
+            "rate, over every open deal (no time horizon)",
+            open_part=weighted,
+        )
+
+    def _conversion(
+        self,
+        snap: Snapshot,
+        period: Period,
+        at: datetime,
+        learned: list[Period],
+        arrivals: float | None,
+    ) -> MethodForecast:
+        if len(learned) < MIN_PRIOR:
+            return MethodForecast("conversion", None, _too_few(len(learned), "conversion rates"))
+        won_value: dict[tuple[str, bool], float] = {}
+        open_value: dict[tuple[str, bool], float] = {}
+        for prior in learned:
+            past = self.snapshot(prior, self.same_point(prior, at, period))
+            done = self.timeline.outcomes(past.deal, _end(prior), prior)
+            for key, value, won in zip(_groups(past), past.amount, done.amount, strict=True):
+                open_value[key] = open_value.get(key, 0.0) + float(value)
+                won_value[key] = won_value.get(key, 0.0) + float(won)
+        total_rate = (
+            sum(won_value.values()) / sum(open_value.values()) if sum(open_value.values()) else 0.0
+        )
+        expected = 0.0
+        for key, value in zip(_groups(snap), snap.amount, strict=True):
+            base = open_value.get(key, 0.0)
+            rate = won_value.get(key, 0.0) / base if base > 0 else total_rate
+            expected += float(value) * rate
+        return MethodForecast(
+            "conversion",
+            snap.closed_won + expected + (arrivals or 0.0),
+            f"won so far + open value x the share won by the end in the last {len(learned)} "
+            "periods at the same point, per stage and due or not, + arrivals",
+            open_part=expected,
+        )
+
+    def model(self, period: Period, learned: list[Period]) -> WinModel | None:
+        """The deal model for forecasts of ``period``: trained on ``learned`` periods' deals
+        at points every few days, labelled by their outcome at each period's end."""
+        if period in self._models:
+            return self._models[period]
+        rows: list[pa.Table] = []
+        labels: list[np.ndarray] = []
+        order: list[np.ndarray] = []
+        step = timedelta(days=_TRAINING_POINTS[self.kind])
+        for prior in learned:
+            moment = _start(prior)
+            while moment < _end(prior):
+                past = self.snapshot(prior, moment)
+                if past.table.num_rows:
+                    done = self.timeline.outcomes(past.deal, _end(prior), prior)
+                    rows.append(past.features())
+                    labels.append(done.won)
+                    order.append(np.full(past.table.num_rows, _us(moment), dtype=np.int64))
+                moment += step
+        if not rows:
+            self._models[period] = None
+            self._model_notes[period] = "no deals in the prior periods to learn from"
+            return None
+        table = pa.concat_tables(rows)
+        won = np.concatenate(labels)
+        when = np.concatenate(order)
+        if table.num_rows > TRAINING_ROWS:
+            pick = np.sort(
+                np.random.default_rng(self.seed).choice(
+                    table.num_rows, TRAINING_ROWS, replace=False
+                )
+            )
+            table, won, when = table.take(pa.array(pick)), won[pick], when[pick]
+        model = fit_win_model(table, won, when, labels=FEATURE_WORDS, seed=self.seed)
+        self._models[period] = model
+        return model
+
+    def _deal_model(
+        self,
+        snap: Snapshot,
+        period: Period,
+        at: datetime,
+        learned: list[Period],
+        arrivals: float | None,
+        reasons: bool,
+    ) -> tuple[DealForecast | None, MethodForecast]:
+        if len(learned) < MIN_PRIOR:
+            return None, MethodForecast(
+                "deal_model", None, _too_few(len(learned), "the deal model")
+            )
+        model = self.model(period, learned)
+        if model is None:
+            return None, MethodForecast("deal_model", None, self._model_notes[period])
+        features = snap.features()
+        p = model.predict(features) if features.num_rows else np.zeros(0)
+        why = tuple(model.reasons(features)) if reasons and features.num_rows else ()
+        deals = DealForecast(snap.deal, snap.table.column("deal_id").combine_chunks(), p, why)
+        expected = float(p @ snap.amount)
+        return deals, MethodForecast(
+            "deal_model",
+            snap.closed_won + expected + (arrivals or 0.0),
+            "won so far + each open deal's probability of being won by the end x its amount "
+            "+ arrivals",
+            open_part=expected,
+        )
+
+    def _range(
+        self,
+        snap: Snapshot,
+        period: Period,
+        at: datetime,
+        deals: DealForecast | None,
+        learned: list[Period],
+        arrivals_past: list[float],
+        target: float | None,
+    ) -> MethodForecast:
+        if deals is None:
+            return MethodForecast("range", None, "needs the deal model")
+        fit = self.correlation(period, learned)
+        arrivals = _arrivals(arrivals_past)
+        owners = _owner_labels(snap)
+        open_period = montecarlo.OpenPeriod(
+            deals.probability, snap.amount, owners, arrivals, snap.closed_won
+        )
+        result = montecarlo.simulate(
+            open_period, fit.correlation, draws=self.draws, seed=self.seed, target=target
+        )
+        return MethodForecast(
+            "range",
+            result.p50,
+            f"{self.draws:,} draws of the open deals (deal model) and arrivals, deals sharing "
+            f"a period factor (rho {fit.correlation.period:.2f}) and an owner factor; " + fit.note,
+            p10=result.p10,
+            p90=result.p90,
+            open_part=float(deals.probability @ snap.amount),
+            p_target=result.p_target,
+            draws=result.totals,
+        )
+
+    def correlation(self, period: Period, learned: list[Period]) -> montecarlo.CorrelationFit:
+        """How much deals share their fate, fitted once per period so that the ``learned``
+        periods' actuals fall uniformly across the ranges forecast for them at
+        :data:`CORRELATION_POINTS` of each (each by the deal model it would have had then,
+        trained on the periods before it)."""
+        if period in self._correlations:
+            return self._correlations[period]
+        past: list[montecarlo.PastPeriod] = []
+        for prior in learned:
+            earlier = self.completed_before(_start(prior))[:PRIOR_PERIODS]
+            for share in CORRELATION_POINTS:
+                moment = _start(prior) + (_end(prior) - _start(prior)) * share
+                known = [
+                    e for e in earlier if self._has_deals(e, self.same_point(e, moment, prior))
+                ]
+                if len(known) < MIN_PRIOR:
+                    continue
+                model = self.model(prior, known)
+                snap = self.snapshot(prior, moment)
+                if model is None or not snap.table.num_rows:
+                    continue
+                arrivals = _arrivals(
+                    [
+                        self.arrivals(e, self.same_point(e, moment, prior))
+                        for e in known[:ARRIVAL_PERIODS]
+                    ]
+                )
+                open_period = montecarlo.OpenPeriod(
+                    model.predict(snap.features()),
+                    snap.amount,
+                    _owner_labels(snap),
+                    arrivals,
+                    snap.closed_won,
+                )
+                past.append(montecarlo.PastPeriod(open_period, self.actual(prior)))
+        fit = montecarlo.fit_correlation(past, draws=CORRELATION_DRAWS, seed=self.seed)
+        self._correlations[period] = fit
+        return fit
+
+    def _has_deals(self, period: Period, at: datetime) -> bool:
+        return self.snapshot(period, at).table.num_rows > 0
+
+    def _calls(self, period: Period, at: datetime) -> dict[str, MethodForecast]:
+        latest = None
+        for call in self.calls:
+            if call.called_at > at:
+                break
+            if call.period_start == period.start:
+                latest = call
+        if latest is None:
+            note = f"no call recorded for {period.label} by then"
+            return {
+                "leader_commit": MethodForecast("leader_commit", None, note),
+                "leader_best_case": MethodForecast("leader_best_case", None, note),
+            }
+        said = f"the leader's call of {latest.called_at:%Y-%m-%d %H:%M}"
+        return {
+            "leader_commit": MethodForecast("leader_commit", latest.commit, said + " (commit)"),
+            "leader_best_case": MethodForecast(
+                "leader_best_case", latest.best_case, said + " (best case)"
+            ),
+        }
+
+
+FEATURE_WORDS = {
+    "stage_order": "stage",
+    "probability": "the CRM's probability",
+    "amount": "amount",
+    "amount_known": "amount known",
+    "amount_change": "amount change since first",
+    "amount_cut": "cut from its highest amount",
+    "days_to_close": "days to the close date",
+    "due_in_period": "due in the period",
+    "days_left": "days left in the period",
+    "pushes": "close date pushes",
+    "age": "age in days",
+    "days_in_stage": "days in stage",
+    "stage_time_ratio": "time in stage against the stage's median",
+    "stage_changes": "stage changes",
+    "regressions": "moves back a stage",
+    "owner_win_rate": "the owner's win rate",
+    "activities": "activities so far",
+    "activities_30d": "activities in 30 days",
+    "days_since_activity": "days since the last activity",
+    "stage": "stage",
+    "forecast_category": "forecast category",
+    "motion": "motion",
+    "segment": "segment",
+    "pipeline": "pipeline",
+    "product": "product",
+    "season": "the period's place in its cycle",
+}
+"""How the reasons of a deal's probability name each feature."""
+
+
+def _run_rates(history: list[float], kind: str) -> dict[str, MethodForecast]:
+    made = (
+        runrate.last_period(history),
+        runrate.trailing_mean(history, 4),
+        runrate.seasonal_naive(history, SEASON[kind]),
+    )
+    return {r.method: MethodForecast(r.method, r.forecast, r.note) for r in made}
+
+
+def _arrival_periods(learned: list[Period], period: Period) -> list[Period]:
+    """The periods whose arrivals stand for ``period``'s: those of the same season (place
+    in the cycle) among ``learned`` when there are 2 or more, else the latest
+    :data:`ARRIVAL_PERIODS`."""
+    same = [p for p in learned if season(p) == season(period)]
+    return same[:ARRIVAL_PERIODS] if len(same) >= 2 else learned[:ARRIVAL_PERIODS]
+
+
+def _arrivals(past: list[float]) -> montecarlo.Arrivals:
+    return montecarlo.Arrivals(past=tuple(past)) if past else montecarlo.Arrivals()
+
+
+def _groups(snap: Snapshot) -> list[tuple[str, bool]]:
+    stages = snap.table.column("stage").to_pylist()
+    due = snap.table.column("due_in_period").to_numpy(zero_copy_only=False) == 1
+    return [(s or "", bool(d)) for s, d in zip(stages, due, strict=True)]
+
+
+def _owner_labels(snap: Snapshot) -> np.ndarray:
+    owners = snap.table.column("owner_id").to_pylist()
+    return np.asarray([o or f"-{i}" for i, o in enumerate(owners)], dtype=object).astype(str)
+
+
+def _too_few(count: int, what: str) -> str:
+    return (
+        f"{what} need{'s' if what.startswith('the') else ''} {MIN_PRIOR} completed periods "
+        f"with deals before this one; the history holds {count}"
+    )
+
+
+def _start(period: Period) -> datetime:
+    return datetime.combine(period.start, time.min)
+
+
+def _end(period: Period) -> datetime:
+    """The last moment of the period (its outcomes are read then)."""
+    return datetime.combine(period.end, time.max)
+
+
+def _us(moment: datetime) -> int:
+    return int(np.datetime64(moment, "us").astype(np.int64))
