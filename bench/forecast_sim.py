@@ -66,7 +66,7 @@ def main() -> None:
             result = ws.backtest("quarter", args.periods, named_only=args.named_only)
             seconds = time.perf_counter() - started
         week4 = {(f.period, f.method): f for f in result.forecasts if "week 4" in f.points}
-        periods = sorted({p for p, _ in week4})
+        periods = sorted({p for p, _ in week4}, key=lambda p: p.start)
         rng = [week4[(p, "range")] for p in periods if (p, "range") in week4]
         stage = [week4[(p, "stage_weighted")] for p in periods if (p, "stage_weighted") in week4]
         actual = np.array([f.actual for f in rng])

@@ -252,7 +252,8 @@ class Workspace:
     ) -> Backtest:
         """Walk-forward backtest of every forecast method over the last ``periods``
         completed periods of ``kind`` (GLOSSARY: Backtest)."""
-        from quarterdeck.forecast import backtest, forecaster
+        from quarterdeck.forecast import forecaster
+        from quarterdeck.forecast.backtest import backtest
 
         engine = forecaster(self.store, kind, draws=1000)
 

@@ -277,3 +277,67 @@ def same_rows(a: pa.Table, b: pa.Table) -> dict[str, tuple[list[Any], list[Any]]
         for name in a.column_names
         if key(a.column(name).to_pylist()) != key(b.column(name).to_pylist())
     }
+
+
+@pytest.fixture
+def conversion_company(store: Store) -> Store:
+    """Two earlier quarters to learn conversion from, and Q3 to forecast at 08-15 00:00
+    (45 days in; the same point of Q2 is 05-16 00:00, of Q1 02-15 00:00).
+
+    Q1 at 02-15: P1 Qualify 1,000 due 03-20 (won 03-10); P2 Qualify 3,000 due 05-20, not
+    due in Q1 (lost 05-01). Q2 at 05-16: P3 Qualify 2,000 due 06-20 (lost 06-01); P4
+    Proposal 500 due 06-25 (won 06-10 at 600). Q3 at 08-15: A Qualify 1,500 due 09-30;
+    F Negotiate 2,400 due 10-15; B (created 05-01 in Proposal, 2,000, due 07-15) won 07-15.
+    """
+    insert(store, "accounts", [{"account_id": "a1", "segment": "SMB"}])
+    insert(
+        store,
+        "deals",
+        [{"deal_id": d, "account_id": "a1", "pipeline": "sales", "motion": "new_business"}
+         for d in ("P1", "P2", "P3", "P4", "A", "F", "B")],
+    )  # fmt: skip
+    h = History(store)
+    h("P1", noon("2024-01-10"), stage="Qualify", amount="1000", close_date="2024-03-20")
+    h("P1", noon("2024-03-10"), stage="Closed Won", close_date="2024-03-10")
+    h("P2", noon("2024-01-20"), stage="Qualify", amount="3000", close_date="2024-05-20")
+    h("P2", noon("2024-05-01"), stage="Closed Lost")
+    h("P3", noon("2024-04-10"), stage="Qualify", amount="2000", close_date="2024-06-20")
+    h("P3", noon("2024-06-01"), stage="Closed Lost")
+    h("P4", noon("2024-04-20"), stage="Proposal", amount="500", close_date="2024-06-25")
+    h("P4", noon("2024-06-10"), stage="Closed Won", amount="600", close_date="2024-06-10")
+    h("A", noon("2024-07-05"), stage="Qualify", amount="1500", close_date="2024-09-30")
+    h("F", noon("2024-07-01"), stage="Negotiate", amount="2400", close_date="2024-10-15")
+    h("B", noon("2024-05-01"), stage="Proposal", amount="2000", close_date="2024-07-15")
+    h("B", noon("2024-07-15"), stage="Closed Won")
+    h.write()
+    return store
+
+
+def test_conversion_learns_the_share_won_at_the_same_point(conversion_company: Store) -> None:
+    forecaster = Forecaster(load_timeline(conversion_company), "quarter")
+    result = forecaster.forecast(Q3, AT, methods=("last_period", "trailing_mean", "conversion"))
+    conversion = result.methods["conversion"]
+    # Open at Q1's point: P1 (Qualify, due), P2 (Qualify, not due); at Q2's: P3 (Qualify,
+    # due), P4 (Proposal, due) and B (Proposal, due 07-15: not due in Q2). Learned, per
+    # (stage, due in the period): (Qualify, due) 1,000 won of 1,000 + 2,000 open = 1/3;
+    # (Qualify, not due) 0 of 3,000; (Proposal, due) 600 of 500 = 1.2; (Proposal, not due)
+    # 0 of 2,000; overall 1,600 of 8,500. Q3: A (Qualify, due) 1,500 x 1/3 = 500; F
+    # (Negotiate, not due) was never seen: 2,400 x 1,600 / 8,500. No arrivals in Q1 or Q2
+    # (every booking came from a deal open at the point). Won by 08-15: B, 2,000.
+    open_part = 500 + 2400 * 1600 / 8500
+    assert conversion.open_part == pytest.approx(open_part)
+    assert conversion.forecast == pytest.approx(2000 + open_part)
+    assert result.arrivals == 0.0
+    # The run rates read the completed quarters: Q1 1,000, Q2 600.
+    assert result.methods["last_period"].forecast == 600.0
+    assert result.methods["trailing_mean"].forecast is None  # 4 periods needed, 2 known
+
+
+def test_too_little_history_says_so(company: Store) -> None:
+    forecaster = Forecaster(load_timeline(company), "quarter")
+    result = forecaster.forecast(Q3, AT)
+    # Q2 (B was won in Q3; nothing else closed before) holds no booking: nothing to learn.
+    for name in ("conversion", "deal_model"):
+        assert result.methods[name].forecast is None
+        assert "completed periods" in result.methods[name].note
+    assert result.best.method == "last_period"

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from quarterdeck.forecast.backtest import NAMED_POINTS, Backtest, backtest, check_points
+    from quarterdeck.forecast.backtest import NAMED_POINTS, Backtest, check_points
     from quarterdeck.forecast.ladder import (
         METHODS,
         Call,
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 _HOMES = {
     "NAMED_POINTS": "backtest",
     "Backtest": "backtest",
-    "backtest": "backtest",
     "check_points": "backtest",
     "METHODS": "ladder",
     "Call": "ladder",
@@ -58,7 +57,6 @@ __all__ = [
     "Forecaster",
     "MethodForecast",
     "PeriodForecast",
-    "backtest",
     "check_points",
     "forecaster",
     "load_timeline",

@@ -38,6 +38,7 @@ from datetime import date, datetime, time, timedelta
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from quarterdeck.errors import InputError
 from quarterdeck.forecast import montecarlo, runrate
@@ -77,7 +78,7 @@ MIN_PRIOR = 2
 """Fewer completed periods than this with deals in them, and the learned methods say so
 and give nothing (the run rates still answer)."""
 
-TRAINING_ROWS = 60_000
+TRAINING_ROWS = 40_000
 """The deal model learns from at most this many (deal, moment) rows, drawn at random."""
 
 SEASON = {"quarter": 4, "month": 3, "week": 13, "year": 1}
@@ -87,6 +88,9 @@ weeks."""
 CORRELATION_POINTS = (0.25, 0.6)
 """The points of each prior period (shares of its length) whose forecasts fit the
 correlation."""
+
+CORRELATION_PERIODS = 6
+"""How many of the latest completed periods the correlation is fitted on."""
 
 CORRELATION_DRAWS = 400
 """Draws per prior forecast when fitting the correlation."""
@@ -389,7 +393,7 @@ class Forecaster:
                 )
             )
             table, won, when = table.take(pa.array(pick)), won[pick], when[pick]
-        model = fit_win_model(table, won, when, labels=FEATURE_WORDS, seed=self.seed)
+        model = fit_win_model(table, won, when, labels=FEATURE_WORDS, seed=self.seed, refit=False)
         self._models[period] = model
         return model
 
@@ -463,7 +467,7 @@ class Forecaster:
         if period in self._correlations:
             return self._correlations[period]
         past: list[montecarlo.PastPeriod] = []
-        for prior in learned:
+        for prior in learned[:CORRELATION_PERIODS]:
             earlier = self.completed_before(_start(prior))[:PRIOR_PERIODS]
             for share in CORRELATION_POINTS:
                 moment = _start(prior) + (_end(prior) - _start(prior)) * share
@@ -578,8 +582,11 @@ def _groups(snap: Snapshot) -> list[tuple[str, bool]]:
 
 
 def _owner_labels(snap: Snapshot) -> np.ndarray:
-    owners = snap.table.column("owner_id").to_pylist()
-    return np.asarray([o or f"-{i}" for i, o in enumerate(owners)], dtype=object).astype(str)
+    """A number per deal for its owner (deals without one each get a number of their own)."""
+    codes = snap.table.column("owner_id").combine_chunks().dictionary_encode().indices
+    known = np.asarray(pc.fill_null(codes, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+    alone = -1 - np.arange(len(known), dtype=np.int64)
+    return np.where(known >= 0, known, alone)
 
 
 def _too_few(count: int, what: str) -> str:

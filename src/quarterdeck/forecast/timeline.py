@@ -172,6 +172,7 @@ class DealTimeline:
         self.count = len(self.deal_ids)
         self._motion = _text(deals.column("motion"))
         self._segment = _text(deals.column("segment"))
+        self._segments, self._segment_code = np.unique(self._segment, return_inverse=True)
         self._pipeline = _text(deals.column("pipeline"))
         self._product = _text(deals.column("product"))
         created = deals.column("created_at").cast(pa.timestamp("us")).cast(pa.int64())
@@ -443,7 +444,7 @@ class DealTimeline:
         """Per deal: its owner's (at ``at``) won / closed deals closed by ``at``, shrunk
         towards the deal's segment's rate (NaN when nothing had closed yet)."""
         _, closed, won = self.states(at)
-        segments, segment = np.unique(self._segment, return_inverse=True)
+        segments, segment = self._segments, self._segment_code
         seg_closed = np.bincount(segment[closed], minlength=len(segments)).astype(float)
         seg_won = np.bincount(segment[won], minlength=len(segments)).astype(float)
         total_closed, total_won = seg_closed.sum(), seg_won.sum()

@@ -44,6 +44,9 @@ Fitting, step by step:
    trees fitted on all of them are a little sharper, a small bias accepted for using the
    latest deals. The rounds and the calibrator are chosen on the same fold, which makes
    that fold's own fit slightly optimistic; neither has more than a few degrees of freedom.
+   With ``refit=False`` this step is skipped: the trees are the ones grown in step 3, cut to
+   the rounds kept, exactly the trees the calibrator learned (the forecast does this: it
+   fits a model per period in its backtests, and the step would double the time).
 
 Everything is deterministic for a given ``seed`` (the trees use no sampling; the seed is
 passed on for scikit-learn's tie-breaking).
@@ -115,14 +118,13 @@ ISOTONIC_CLASS = 50
 PLATT_CLASS = 5
 """Fewer won (or lost) rows than this in the calibration fold leave the trees uncalibrated."""
 
-MAX_ROUNDS = 1000
+MAX_ROUNDS = 500
 """The most boosting rounds grown."""
 
-PATIENCE = 100
+PATIENCE = 50
 """Growing stops when this many rounds bring no lower log loss on the latest rows (by
 more than 0.0001 per row: separable data would otherwise improve forever)."""
 
-_CHUNK = 50  # rounds grown between two looks at the latest rows' log loss
 _TOLERANCE = 1e-4  # log loss per row: less improvement than this over PATIENCE rounds is none
 
 THREADED_ROWS = 100_000
@@ -277,11 +279,14 @@ def fit_win_model(
     *,
     labels: Mapping[str, str] | None = None,
     seed: int = 0,
+    refit: bool = True,
 ) -> WinModel:
     """Fit a win model on closed deals: ``features`` known at each row's moment, ``won``
     (true/false per row) and ``order`` (sortable per row, later = larger), as described in
     the module docstring. ``labels`` turns column names into words for the reasons
-    (``"days_in_stage" -> "time in stage"``); unlabelled columns use their name."""
+    (``"days_in_stage" -> "time in stage"``); unlabelled columns use their name.
+    ``refit=False`` skips step 5: the trees are those grown on the earliest rows, the very
+    ones the calibrator learned (half the time; the latest rows then only calibrate)."""
     if not isinstance(features, pa.Table):
         raise InputError(f"features must be an Arrow table, not {type(features).__name__}")
     if features.num_columns == 0:
@@ -336,9 +341,10 @@ def fit_win_model(
         )
 
     with _threads(n):
-        rounds, score = _grow(is_category, seed, x[early], y[early], x[late], y[late])
+        rounds, score, trees = _grow(is_category, seed, x[early], y[early], x[late], y[late])
         calibrator = _calibrate(score, y[late])
-        trees = _trees(is_category, seed, rounds).fit(x, y)
+        if refit:
+            trees = _trees(is_category, seed, rounds).fit(x, y)
     return WinModel(
         columns, base_rate, n, rounds, calibrator.kind, None, encoders, trees, calibrator
     )
@@ -362,27 +368,30 @@ def _grow(
     y: npt.NDArray[np.bool_],
     x_late: Floats,
     y_late: npt.NDArray[np.bool_],
-) -> tuple[int, Floats]:
-    """Grow trees on (x, y), ``_CHUNK`` rounds at a time, until the last ``PATIENCE``
-    rounds lowered the log loss on the latest rows by less than ``_TOLERANCE`` (or
-    ``MAX_ROUNDS`` are grown); return the number of rounds with the lowest loss there and
-    the scores it gives those rows."""
-    trees = _trees(is_category, seed, _CHUNK).set_params(warm_start=True)
-    losses: list[float] = []
-    best, best_score = 0, np.empty(0)
-    while len(losses) < MAX_ROUNDS:
-        before = len(losses)
-        trees.set_params(max_iter=min(before + _CHUNK, MAX_ROUNDS)).fit(x, y)  # adds rounds
-        for rounds, proba in enumerate(trees.staged_predict_proba(x_late), start=1):
-            if rounds <= before:
-                continue
-            score = np.clip(proba[:, 1], _LOGIT_CLIP, 1 - _LOGIT_CLIP)
-            losses.append(-float(np.mean(np.where(y_late, np.log(score), np.log1p(-score)))))
-            if best == 0 or losses[-1] < losses[best - 1]:
-                best, best_score = rounds, proba[:, 1]
-        if len(losses) > PATIENCE and (min(losses[:-PATIENCE]) - losses[best - 1] < _TOLERANCE):
+) -> tuple[int, Floats, Any]:
+    """Grow trees on (x, y) with the latest rows as the validation set of the library's
+    own early stopping (its log loss there, stopping after ``PATIENCE`` rounds without a
+    gain of ``_TOLERANCE`` per row, or at ``MAX_ROUNDS``); return the number of rounds with
+    the lowest loss there, the scores it gives those rows and trees cut to that many
+    rounds."""
+    trees = _trees(is_category, seed, MAX_ROUNDS).set_params(
+        early_stopping=True, scoring="loss", n_iter_no_change=PATIENCE, tol=_TOLERANCE
+    )
+    trees.fit(x, y, X_val=x_late, y_val=y_late)
+    # validation_score_[k] is minus the log loss after k rounds (k = 0: no tree yet).
+    best = int(np.argmax(trees.validation_score_[1:])) + 1
+    for rounds, proba in enumerate(trees.staged_predict_proba(x_late), start=1):
+        if rounds == best:
+            score = np.asarray(proba[:, 1], dtype=np.float64)
             break
-    return best, np.asarray(best_score, dtype=np.float64)
+    # Keep only the best rounds' trees: the library predicts with every tree it holds, so
+    # the rounds grown past the best are dropped (or, should its inner list be gone in some
+    # release, the trees are grown again to that many rounds).
+    if isinstance(getattr(trees, "_predictors", None), list):
+        trees._predictors = trees._predictors[:best]
+    else:  # pragma: no cover - depends on the library's release
+        trees = _trees(is_category, seed, best).fit(x, y)
+    return best, score, trees
 
 
 def _threads(rows: int) -> AbstractContextManager[Any]:
