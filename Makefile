@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint format bench-import bench-brief clean
+.PHONY: demo test lint format bench-import bench-brief bench-forecast clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,13 @@ bench-import: $(INSTALLED)
 
 bench-brief: $(INSTALLED)
 	$(BIN)/python bench/brief_1m.py
+
+# One OpenMP thread: the trees' threads lose far more than they gain on a busy small machine.
+bench-forecast: $(INSTALLED)
+	OMP_NUM_THREADS=1 $(BIN)/python bench/forecast_sim.py
+	OMP_NUM_THREADS=1 $(BIN)/python bench/forecast_sim.py --seeds 7 --deals 100000
+	OMP_NUM_THREADS=1 $(BIN)/python bench/forecast_maven.py
+	OMP_NUM_THREADS=1 $(BIN)/python bench/ibm_winloss.py
 
 clean:
 	rm -rf $(VENV) demo bench/out .pytest_cache

@@ -27,7 +27,10 @@ The methods, cheapest first (each must earn its place in the backtest):
 
 **Arrivals**: a period's bookings that come from deals not open at ``t`` (created after
 ``t``, or reopened): its actual - won by ``t`` - won from deals open at ``t``. The term is
-the mean of the arrivals of the last 4 prior periods at the same point.
+the mean of the arrivals of comparable prior periods at the same point (those of the same
+season when two or more are known, else the last 4), each scaled by the growth of the
+company's recent bookings since (the mean of the 4 periods before each; the scale kept
+between half and double).
 """
 
 from __future__ import annotations
@@ -68,6 +71,9 @@ METHODS: tuple[str, ...] = (
 )
 """Every method of the ladder, in the order reports list them."""
 
+GROWTH_LIMITS = (0.5, 2.0)
+"""The least and most a prior period's arrivals are scaled by the company's growth since."""
+
 PRIOR_PERIODS = 8
 """How many completed periods the conversion rates and the deal model learn from."""
 
@@ -85,15 +91,18 @@ SEASON = {"quarter": 4, "month": 3, "week": 13, "year": 1}
 """The lag of ``seasonal_naive`` in periods: a year for quarters, a quarter for months and
 weeks."""
 
-CORRELATION_POINTS = (0.25, 0.6)
+CORRELATION_POINTS = (0.1, 0.3, 0.5, 0.7)
 """The points of each prior period (shares of its length) whose forecasts fit the
 correlation."""
 
-CORRELATION_PERIODS = 6
+CORRELATION_PERIODS = 8
 """How many of the latest completed periods the correlation is fitted on."""
 
-CORRELATION_DRAWS = 400
+CORRELATION_DRAWS = 300
 """Draws per prior forecast when fitting the correlation."""
+
+CORRELATION_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+"""The period correlations tried."""
 
 _TRAINING_POINTS = {"quarter": 14, "month": 7, "week": 2, "year": 30}
 """Days between the points of a prior period at which the deal model sees its deals."""
@@ -247,6 +256,29 @@ class Forecaster:
         won_open = self.timeline.outcomes(snap.deal, _end(prior), prior).amount.sum()
         return max(0.0, self.actual(prior) - snap.closed_won - float(won_open))
 
+    def level(self, period: Period) -> float | None:
+        """The mean bookings of the (up to) :data:`ARRIVAL_PERIODS` completed periods before
+        ``period``: the company's recent size, for scaling arrivals; None with fewer than
+        2 such periods (too little to tell a size from a start-up quarter)."""
+        before = self.completed_before(_start(period))[:ARRIVAL_PERIODS]
+        if len(before) < 2:
+            return None
+        return float(np.mean([self.actual(p) for p in before]))
+
+    def expected_arrivals(self, period: Period, at: datetime, learned: list[Period]) -> list[float]:
+        """The arrivals ``period`` can expect from ``at``: those of comparable completed
+        periods at the same point (:func:`_arrival_periods`), each scaled by how the
+        company's recent size (:meth:`level`) changed since (a growing company's arrivals
+        grow with it), by no less than half and no more than double."""
+        now = self.level(period)
+        out = []
+        for prior in _arrival_periods(learned, period):
+            value = self.arrivals(prior, self.same_point(prior, at, period))
+            then = self.level(prior)
+            scale = float(np.clip(now / then, *GROWTH_LIMITS)) if now and then else 1.0
+            out.append(value * scale)
+        return out
+
     # -- the forecast -----------------------------------------------------------------------
 
     def forecast(
@@ -272,10 +304,7 @@ class Forecaster:
         learned = [
             p for p in priors[:PRIOR_PERIODS] if self._has_deals(p, self.same_point(p, at, period))
         ]
-        arrivals_past = [
-            self.arrivals(p, self.same_point(p, at, period))
-            for p in _arrival_periods(learned, period)
-        ]
+        arrivals_past = self.expected_arrivals(period, at, learned)
         arrivals = float(np.mean(arrivals_past)) if arrivals_past else None
         results["conversion"] = self._conversion(snap, period, at, learned, arrivals)
         deals: DealForecast | None = None
@@ -480,12 +509,7 @@ class Forecaster:
                 snap = self.snapshot(prior, moment)
                 if model is None or not snap.table.num_rows:
                     continue
-                arrivals = _arrivals(
-                    [
-                        self.arrivals(e, self.same_point(e, moment, prior))
-                        for e in known[:ARRIVAL_PERIODS]
-                    ]
-                )
+                arrivals = _arrivals(self.expected_arrivals(prior, moment, known))
                 open_period = montecarlo.OpenPeriod(
                     model.predict(snap.features()),
                     snap.amount,
@@ -494,7 +518,9 @@ class Forecaster:
                     snap.closed_won,
                 )
                 past.append(montecarlo.PastPeriod(open_period, self.actual(prior)))
-        fit = montecarlo.fit_correlation(past, draws=CORRELATION_DRAWS, seed=self.seed)
+        fit = montecarlo.fit_correlation(
+            past, grid=CORRELATION_GRID, draws=CORRELATION_DRAWS, seed=self.seed
+        )
         self._correlations[period] = fit
         return fit
 
