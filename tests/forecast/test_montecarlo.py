@@ -276,6 +276,22 @@ def test_fit_recovers_the_correlation_behind_past_periods(rho: float) -> None:
     assert fit.note.startswith("fitted on 80 past periods")
 
 
+def test_keyed_past_periods_are_simulated_once_and_fit_the_same() -> None:
+    plain = _past(0.3, 12, seed=3)
+    keyed = [PastPeriod(p.period, p.actual, key=(i, 7)) for i, p in enumerate(plain)]
+    cache: dict[tuple[tuple[int, ...], float, float, int, int], float] = {}
+    first = fit_correlation(keyed, draws=300, cache=cache)
+    # One PIT per past period and correlation tried: 12 x 13.
+    assert len(cache) == 12 * 13
+    # A second fit reads the cache alone: poisoning it changes the result, so it was read.
+    again = fit_correlation(keyed, draws=300, cache=dict(cache))
+    assert again == first
+    poisoned = {key: 0.5 for key in cache}
+    assert fit_correlation(keyed, draws=300, cache=poisoned).pit == (0.5,) * 12
+    # Keys seed the draws: the same periods in another order fit the same.
+    assert fit_correlation(keyed[::-1], draws=300).correlation == first.correlation
+
+
 def test_fit_with_short_history_uses_the_default() -> None:
     fit = fit_correlation(_past(0.3, MIN_PAST_PERIODS - 1, seed=2))
     assert not fit.fitted

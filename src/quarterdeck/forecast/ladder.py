@@ -197,6 +197,8 @@ class Forecaster:
         self._actuals: dict[Period, float] = {}
         self._models: dict[Period, WinModel | None] = {}
         self._correlations: dict[Period, montecarlo.CorrelationFit] = {}
+        self._pits: dict[tuple[tuple[int, ...], float, float, int, int], float] = {}
+        self._past: dict[tuple[int, int], montecarlo.PastPeriod | None] = {}
         self._model_notes: dict[Period, str] = {}
         self._first_booked: Period | None = None
         first = timeline.first_moment()
@@ -495,34 +497,46 @@ class Forecaster:
         trained on the periods before it)."""
         if period in self._correlations:
             return self._correlations[period]
-        past: list[montecarlo.PastPeriod] = []
-        for prior in learned[:CORRELATION_PERIODS]:
-            earlier = self.completed_before(_start(prior))[:PRIOR_PERIODS]
-            for share in CORRELATION_POINTS:
-                moment = _start(prior) + (_end(prior) - _start(prior)) * share
-                known = [
-                    e for e in earlier if self._has_deals(e, self.same_point(e, moment, prior))
-                ]
-                if len(known) < MIN_PRIOR:
-                    continue
-                model = self.model(prior, known)
-                snap = self.snapshot(prior, moment)
-                if model is None or not snap.table.num_rows:
-                    continue
-                arrivals = _arrivals(self.expected_arrivals(prior, moment, known))
-                open_period = montecarlo.OpenPeriod(
-                    model.predict(snap.features()),
-                    snap.amount,
-                    _owner_labels(snap),
-                    arrivals,
-                    snap.closed_won,
-                )
-                past.append(montecarlo.PastPeriod(open_period, self.actual(prior)))
+        past = [
+            item
+            for prior in learned[:CORRELATION_PERIODS]
+            for share in CORRELATION_POINTS
+            if (item := self._past_forecast(prior, share)) is not None
+        ]
         fit = montecarlo.fit_correlation(
-            past, grid=CORRELATION_GRID, draws=CORRELATION_DRAWS, seed=self.seed
+            past,
+            grid=CORRELATION_GRID,
+            draws=CORRELATION_DRAWS,
+            seed=self.seed,
+            cache=self._pits,
         )
         self._correlations[period] = fit
         return fit
+
+    def _past_forecast(self, prior: Period, share: float) -> montecarlo.PastPeriod | None:
+        """``prior`` as the range would have seen it ``share`` of the way through (by the
+        deal model it would have had), with its actual; None when it could not be made.
+        Kept: every later period's correlation fit reads the same."""
+        key = (prior.start.toordinal(), round(share * 1000))
+        if key in self._past:
+            return self._past[key]
+        result = None
+        moment = _start(prior) + (_end(prior) - _start(prior)) * share
+        earlier = self.completed_before(_start(prior))[:PRIOR_PERIODS]
+        known = [e for e in earlier if self._has_deals(e, self.same_point(e, moment, prior))]
+        model = self.model(prior, known) if len(known) >= MIN_PRIOR else None
+        snap = self.snapshot(prior, moment)
+        if model is not None and snap.table.num_rows:
+            open_period = montecarlo.OpenPeriod(
+                model.predict(snap.features()),
+                snap.amount,
+                _owner_labels(snap),
+                _arrivals(self.expected_arrivals(prior, moment, known)),
+                snap.closed_won,
+            )
+            result = montecarlo.PastPeriod(open_period, self.actual(prior), key)
+        self._past[key] = result
+        return result
 
     def _has_deals(self, period: Period, at: datetime) -> bool:
         return self.snapshot(period, at).table.num_rows > 0

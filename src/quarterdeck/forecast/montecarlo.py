@@ -40,7 +40,7 @@ Cramer-von Mises distance ``1/(12n) + sum_i (u_(i) - (2i - 1)/(2n))^2``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -241,10 +241,15 @@ class PeriodRange:
 
 @dataclass(frozen=True)
 class PastPeriod:
-    """A past period as it stood at the forecast moment, and its actual bookings."""
+    """A past period as it stood at the forecast moment, and its actual bookings.
+
+    ``key`` (whole numbers), when given, names this forecast for good: its draws are seeded
+    from it, and ``fit_correlation`` may keep its PIT under each correlation in a cache, so
+    that fits sharing past periods (one per period of a backtest) simulate each once."""
 
     period: OpenPeriod
     actual: float
+    key: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -304,10 +309,13 @@ def fit_correlation(
     owner_share: float = OWNER_SHARE,
     draws: int = 1000,
     seed: int = 0,
+    cache: MutableMapping[tuple[tuple[int, ...], float, float, int, int], float] | None = None,
 ) -> CorrelationFit:
     """The ``rho_p`` of ``grid`` (with ``rho_o = owner_share * rho_p``) under which past
     periods' actual totals look like draws of their simulated ranges (PITs closest to
-    uniform); the default correlation, with a note, when under ``MIN_PAST_PERIODS``."""
+    uniform); the default correlation, with a note, when under ``MIN_PAST_PERIODS``.
+    ``cache`` keeps the PIT of each keyed past period (``PastPeriod.key``) per correlation,
+    draws and seed, for the next fit."""
     grid = sorted(float(rho) for rho in grid)
     if not grid:
         raise InputError("the grid of correlations to try is empty")
@@ -331,17 +339,25 @@ def fit_correlation(
                 f"owner {default.owner:g})"
             ),
         )
-    pits = []
-    for correlation in candidates:
+
+    def pit_of(i: int, item: PastPeriod, correlation: Correlation) -> float:
         # The same random numbers for every candidate, so distances differ by rho alone.
-        row = [
-            pit(
-                [item.actual],
-                _totals(item.period, correlation, draws, np.random.default_rng([seed, i]))[None],
-            )[0]
-            for i, item in enumerate(past)
-        ]
-        pits.append(np.array(row))
+        stream = [seed, i] if item.key is None else [seed, *item.key]
+        key = None
+        if item.key is not None and cache is not None:
+            key = (item.key, correlation.period, correlation.owner, draws, seed)
+            if key in cache:
+                return cache[key]
+        totals = _totals(item.period, correlation, draws, np.random.default_rng(stream))
+        value = float(pit([item.actual], totals[None])[0])
+        if key is not None and cache is not None:
+            cache[key] = value
+        return value
+
+    pits = [
+        np.array([pit_of(i, item, correlation) for i, item in enumerate(past)])
+        for correlation in candidates
+    ]
     distances = [cramer_von_mises(u) for u in pits]
     best = int(np.argmin(distances))
     chosen = candidates[best]
