@@ -91,32 +91,28 @@ def forecast_(
             f"{_amount(best.p90)}){chance}."
         )
     table = Table(title="Every method")
-    for column in ("method", "forecast", "P10", "P90", "from open deals", "how"):
-        table.add_column(column, justify="left" if column in ("method", "how") else "right")
+    for column in ("method", "forecast", "P10", "P90", "from open deals"):
+        table.add_column(column, justify="left" if column == "method" else "right")
     for m in result.methods.values():
         table.add_row(
-            m.method,
-            _amount(m.forecast),
-            _amount(m.p10),
-            _amount(m.p90),
-            _amount(m.open_part),
-            m.note,
+            m.method, _amount(m.forecast), _amount(m.p10), _amount(m.p90), _amount(m.open_part)
         )
     out.print(table)
+    for m in result.methods.values():
+        out.print(f"  {m.method}: {m.note}", highlight=False)
     if deals:
-        listing = Table(
-            title=f"Largest open deals by expected value (of {len(result.snapshot.deal):,})"
+        out.print(
+            f"Largest open deals by expected value ({min(DEALS_SHOWN, len(deals))} of "
+            f"{len(deals):,}), with what moves their probability most:"
         )
-        for column in ("deal", "owner", "stage", "amount", "probability", "why"):
-            listing.add_column(
-                column, justify="right" if column in ("amount", "probability") else "left"
-            )
         for d in deals[:DEALS_SHOWN]:
-            listing.add_row(
-                d["deal_id"], d["owner_id"] or "-", d["stage"] or "-", _amount(d["amount"]),
-                _share(d["probability"]), "; ".join(d["reasons"]),
-            )  # fmt: skip
-        out.print(listing)
+            out.print(
+                f"  {d['deal_id']}  {d['stage'] or '-'}, {_amount(d['amount'])}, "
+                f"{_share(d['probability'])} (owner {d['owner_id'] or '-'})",
+                highlight=False,
+            )
+            for words in d["reasons"]:
+                out.print(f"      {words}", highlight=False)
 
 
 @app.command("backtest")
