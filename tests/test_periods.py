@@ -218,3 +218,20 @@ def test_periods_tile_the_calendar(day: date, kind: str, fy_start: int) -> None:
     assert p.previous().end == p.start - timedelta(days=1)
     assert p.next().previous() == p
     assert Period.parse(p.label, fy_start) == p
+
+
+def test_a_moment_and_a_period_are_required_by_name() -> None:
+    from datetime import date, datetime
+
+    from quarterdeck.periods import require_moment, require_period
+
+    moment = datetime(2024, 7, 1, 9, 30)
+    assert require_moment(moment) is moment
+    with pytest.raises(InputError, match=r"^as_of must be a moment .* not a date$"):
+        require_moment(date(2024, 7, 1))
+    with pytest.raises(InputError, match=r"^start must be a moment .* not '2024-07-01'$"):
+        require_moment("2024-07-01", "start")
+    quarter = Period.parse("2024-Q3")
+    assert require_period(quarter) is quarter
+    with pytest.raises(InputError, match=r"expected a Period .* not '2024-Q3'"):
+        require_period("2024-Q3")

@@ -16,7 +16,7 @@ from typing import Literal
 
 from quarterdeck.errors import InputError
 
-__all__ = ["PERIOD_KINDS", "Period", "PeriodKind"]
+__all__ = ["PERIOD_KINDS", "Period", "PeriodKind", "require_moment", "require_period"]
 
 PeriodKind = Literal["week", "month", "quarter", "year", "custom"]
 
@@ -197,3 +197,21 @@ def _fiscal_year_start(fiscal_year: int, fy_start: int) -> date:
 
 def _year_label(fiscal_year: int, fy_start: int) -> str:
     return str(fiscal_year) if fy_start == 1 else f"FY{fiscal_year}"
+
+
+def require_moment(value: object, name: str = "as_of") -> datetime:
+    """``value`` when it is a moment (a datetime); else an InputError naming ``name`` (a
+    date is not enough: a report's moment has a time of day)."""
+    if not isinstance(value, datetime):
+        kind = "a date" if isinstance(value, date) else repr(value)
+        raise InputError(
+            f"{name} must be a moment (a datetime such as 2024-07-01 00:00), not {kind}"
+        )
+    return value
+
+
+def require_period(value: object) -> Period:
+    """``value`` when it is a :class:`Period`; else an InputError saying what is expected."""
+    if not isinstance(value, Period):
+        raise InputError(f"expected a Period (such as Period.parse('2024-Q3')), not {value!r}")
+    return value

@@ -48,9 +48,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from quarterdeck.errors import InputError
 from quarterdeck.history import typed_value
-from quarterdeck.periods import Period
+from quarterdeck.periods import Period, require_moment
 from quarterdeck.store import Store
 
 __all__ = [
@@ -294,8 +293,7 @@ class DealTimeline:
 
     def features(self, at: datetime, period: Period) -> Snapshot:
         """The deals open at ``at`` and their features (see the module docstring)."""
-        if not isinstance(at, datetime):
-            raise InputError(f"as_of must be a moment (a datetime), not {at!r}")
+        require_moment(at)
         moment = _us(at)
         today = _epoch_day(at.date())
         deal = self.open_at(at)

@@ -30,7 +30,7 @@ from quarterdeck.metrics.bookings import (
     rows_of,
     with_dimension,
 )
-from quarterdeck.periods import Period
+from quarterdeck.periods import Period, require_moment, require_period
 from quarterdeck.store import Store
 
 __all__ = [
@@ -69,13 +69,8 @@ DealStatus = Literal["won", "due", "overdue"]
 def check_moment(as_of: datetime, period: Period) -> None:
     """Refuse an ``as_of`` that is not a datetime, or a ``period`` that is not a Period or
     that starts after the day of ``as_of`` (a report cannot describe a period not begun)."""
-    if not isinstance(as_of, datetime):
-        kind = "a date" if isinstance(as_of, date) else repr(as_of)
-        raise InputError(
-            f"as_of must be a moment (a datetime such as 2024-07-01 00:00), not {kind}"
-        )
-    if not isinstance(period, Period):
-        raise InputError(f"expected a Period (such as Period.parse('2024-Q3')), not {period!r}")
+    require_moment(as_of)
+    require_period(period)
     if period.start > as_of.date():
         raise InputError(
             f"period {period.label} starts on {period.start}, after the report's day "

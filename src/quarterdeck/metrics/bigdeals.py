@@ -20,10 +20,10 @@ import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
-from quarterdeck.errors import InputError
 from quarterdeck.history import deals_at
 from quarterdeck.metrics.bookings import rows_of
 from quarterdeck.metrics.sizes import size_bands
+from quarterdeck.periods import require_moment
 from quarterdeck.settings import SETTINGS
 from quarterdeck.store import Store
 
@@ -115,10 +115,7 @@ def big_deals(store: Store, as_of: datetime, settings: Mapping[str, Any]) -> Big
     id), with its count and total value. When the threshold is unknown (no wins to read it
     from) every list is empty and a note says so.
     """
-    if not isinstance(as_of, datetime):
-        raise InputError(
-            f"as_of must be a moment (a datetime such as 2024-07-01 00:00), not {as_of!r}"
-        )
+    require_moment(as_of)
     won_days = int(_setting(settings, "big_deals.won_days"))
     closing_days = int(_setting(settings, "big_deals.closing_days"))
     wanted = {key: _setting(settings, key) for key in SETTINGS}

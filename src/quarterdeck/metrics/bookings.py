@@ -15,7 +15,7 @@ import ibis
 import ibis.expr.types as ir
 
 from quarterdeck.errors import InputError
-from quarterdeck.periods import Period
+from quarterdeck.periods import Period, require_period
 from quarterdeck.store import Store
 
 __all__ = [
@@ -64,8 +64,7 @@ def check_dimension(by: str | None) -> str | None:
 
 def in_period(column: ir.DateValue, period: Period) -> ir.BooleanValue:
     """``column`` lies in ``period``, both ends included."""
-    if not isinstance(period, Period):
-        raise InputError(f"expected a Period (such as Period.parse('2024-Q3')), not {period!r}")
+    require_period(period)
     return column.between(ibis.literal(period.start, "date"), ibis.literal(period.end, "date"))
 
 

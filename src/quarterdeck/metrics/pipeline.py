@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
 import ibis
 import ibis.expr.types as ir
 
-from quarterdeck.errors import InputError
 from quarterdeck.history import deals_as_of
 from quarterdeck.metrics.bookings import in_period, rows_of
-from quarterdeck.periods import Period
+from quarterdeck.periods import Period, require_moment, require_period
 from quarterdeck.store import Store
 
 __all__ = ["PipelineByStage", "StageLine", "pipeline_by_stage"]
@@ -65,13 +64,10 @@ def pipeline_by_stage(
     were then, so deals that moved backwards or were reopened count where they stood)
     instead of reading the current ``deals`` table.
     """
-    if as_of is not None and not isinstance(as_of, datetime):
-        kind = "a date" if isinstance(as_of, date) else repr(as_of)
-        raise InputError(
-            f"as_of must be a moment (a datetime such as 2024-07-01 00:00), not {kind}"
-        )
-    if period is not None and not isinstance(period, Period):
-        raise InputError(f"expected a Period (such as Period.parse('2024-Q3')), not {period!r}")
+    if as_of is not None:
+        require_moment(as_of)
+    if period is not None:
+        require_period(period)
     deals = store.table("deals") if as_of is None else deals_as_of(store, as_of)
     open_deals = deals.filter(~(deals.is_closed.fill_null(False) | deals.is_won.fill_null(False)))
     if period is not None:

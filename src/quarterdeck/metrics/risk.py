@@ -46,6 +46,7 @@ import pyarrow.compute as pc
 from quarterdeck.errors import InputError
 from quarterdeck.history import deals_at, typed_value
 from quarterdeck.metrics.bookings import rows_of
+from quarterdeck.periods import require_moment
 from quarterdeck.settings import SETTINGS
 from quarterdeck.store import Store
 
@@ -616,10 +617,7 @@ def deal_risks(store: Store, as_of: datetime, settings: Mapping[str, Any]) -> Ri
     grouped by account, by total value. Per signal: the flagged deals showing it and their
     value (a deal with several signals counts under each).
     """
-    if not isinstance(as_of, datetime):
-        raise InputError(
-            f"as_of must be a moment (a datetime such as 2024-07-01 00:00), not {as_of!r}"
-        )
+    require_moment(as_of)
     limits = _Thresholds.of(settings)
     notes: list[str] = []
     judged = dict.fromkeys(SIGNALS, True)

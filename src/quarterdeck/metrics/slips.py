@@ -28,7 +28,7 @@ from quarterdeck.errors import InputError
 from quarterdeck.history import deals_at, typed_value
 from quarterdeck.metrics.bookings import ratio
 from quarterdeck.metrics.waterfall import bool_array, int_array, microseconds, stage_flags
-from quarterdeck.periods import PERIOD_KINDS, Period
+from quarterdeck.periods import PERIOD_KINDS, Period, require_moment, require_period
 from quarterdeck.store import Store
 
 __all__ = [
@@ -233,13 +233,8 @@ def slip_ledger(store: Store, as_of: datetime, period: Period, periods_back: int
 
 
 def _check_arguments(as_of: datetime, period: Period, periods_back: int) -> None:
-    if not isinstance(as_of, datetime):
-        kind = "a date" if isinstance(as_of, date) else repr(as_of)
-        raise InputError(
-            f"as_of must be a moment (a datetime such as 2024-07-01 00:00), not {kind}"
-        )
-    if not isinstance(period, Period):
-        raise InputError(f"expected a Period (such as Period.parse('2024-Q3')), not {period!r}")
+    require_moment(as_of)
+    require_period(period)
     if period.kind not in PERIOD_KINDS:
         raise InputError(
             f"the slip ledger needs a week, month, quarter or year, not the custom period "

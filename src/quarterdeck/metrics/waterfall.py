@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
 
@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 from quarterdeck.errors import InputError, InternalError
 from quarterdeck.history import typed_value
 from quarterdeck.metrics.bookings import in_period
-from quarterdeck.periods import Period
+from quarterdeck.periods import Period, require_moment, require_period
 from quarterdeck.store import Store
 
 __all__ = [
@@ -256,15 +256,10 @@ def pipeline_changes(
 
 def _check_arguments(start: datetime, end: datetime, period: Period) -> None:
     for name, moment in (("start", start), ("end", end)):
-        if not isinstance(moment, datetime):
-            kind = "a date" if isinstance(moment, date) else repr(moment)
-            raise InputError(
-                f"{name} must be a moment (a datetime such as 2024-07-01 00:00), not {kind}"
-            )
+        require_moment(moment, name)
     if start > end:
         raise InputError(f"the window starts ({start}) after it ends ({end})")
-    if not isinstance(period, Period):
-        raise InputError(f"expected a Period (such as Period.parse('2024-Q3')), not {period!r}")
+    require_period(period)
 
 
 # -- the engine's part -------------------------------------------------------------------------
