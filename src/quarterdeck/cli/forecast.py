@@ -143,29 +143,23 @@ def backtest_(
         f"Backtest of {len(result.periods)} {kind}s ({labels}) at {result.check_points} check "
         f"points, in {result.seconds:.0f} s"
     )
-    table = Table(title="Whole period (every check point)")
-    for column in (
-        "method",
-        "forecasts",
-        "WAPE",
-        "accuracy",
-        "bias",
-        "within 5%",
-        "within 10%",
-        "80% coverage",
-        "week 4 WAPE",
-    ):
-        table.add_column(column, justify="left" if column == "method" else "right")
+    table = Table(
+        title="Whole period at every check point (n forecasts; in 10%: the share within 10% "
+        "of the actual; 80%: the share inside P10-P90; wk 4: WAPE at the start of week 4; "
+        "--json has accuracy, within 5%, pinball, CRPS and the open deals' scores)"
+    )
+    table.add_column("method", no_wrap=True)
+    for column in ("n", "WAPE", "bias", "in 10%", "80%", "wk 4"):
+        table.add_column(column, justify="right", no_wrap=True)
     for m in result.methods:
         w = m.whole
         week4 = m.by_point.get("week 4")
         if w is None:
-            table.add_row(m.method, "0", "-", "-", "-", "-", "-", "-", "-")
+            table.add_row(m.method, "0", "-", "-", "-", "-", "-")
             continue
         table.add_row(
-            m.method, f"{w.periods:,}", _share(w.wape), _share(w.accuracy), _share(w.bias),
-            _share(w.within_5), _share(w.within_10), _share(w.coverage),
-            _share(None if week4 is None else week4.wape),
+            m.method, f"{w.periods:,}", _share(w.wape), _share(w.bias), _share(w.within_10),
+            _share(w.coverage), _share(None if week4 is None else week4.wape),
         )  # fmt: skip
     out.print(table)
     if result.deals is not None:
