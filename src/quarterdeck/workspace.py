@@ -222,7 +222,8 @@ class Workspace:
     ) -> PeriodForecast:
         """Every method's forecast of ``period`` (default: the quarter holding ``as_of``)
         made from the history as it stood at ``as_of`` (default: the data's moment), with
-        the range, the chance of making the company target and the leader's latest call.
+        the range, the chance of making the company target and the leader's latest call,
+        and the range of each team, rep and motion against its target.
         ``save`` keeps it in the record of forecasts (the brief shows the latest)."""
         moment = self.moment(as_of)
         chosen = self.period(period) if period else Period.containing(moment.date(), "quarter")
@@ -231,12 +232,25 @@ class Workspace:
                 f"a forecast is made for a week, month, quarter or year, not {chosen.label}"
             )
         from quarterdeck.forecast import forecaster
+        from quarterdeck.forecast.ladder import GROUPS
         from quarterdeck.forecast.saved import save_forecast
 
         target = bookings(self.store, chosen).target
+        targets_by = {
+            by: {
+                line.key: float(line.target)
+                for line in bookings(self.store, chosen, by).rows
+                if line.target is not None
+            }
+            for by in GROUPS
+        }
         engine = forecaster(self.store, chosen.kind, until=moment)
         result = engine.forecast(
-            chosen, moment, target=None if target is None else float(target), reasons=reasons
+            chosen,
+            moment,
+            target=None if target is None else float(target),
+            reasons=reasons,
+            targets_by=targets_by,
         )
         if save:
             save_forecast(self.store, result, now)

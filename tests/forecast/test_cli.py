@@ -52,6 +52,17 @@ def test_forecast_json_is_saved_and_agrees_with_itself(company: Path) -> None:
     expected = [d["expected"] for d in deals]
     assert expected == sorted(expected, reverse=True)
     assert any(d["reasons"] for d in deals)
+    # The range of each team, rep and motion: the groups split what is won and what is open.
+    groups = result["groups"]
+    assert set(groups) == {"team", "owner", "motion"}
+    for by, ranges in groups.items():
+        assert sum(g["won"] for g in ranges) == pytest.approx(result["closed_won"]), by
+        assert sum(g["open_deals"] for g in ranges) == len(deals), by
+        for g in ranges:
+            assert g["p10"] <= g["p50"] <= g["p90"] and g["p10"] >= g["won"] - 0.01
+            assert (g["p_target"] is None) == (g["target"] is None)
+    # Reps carry their quotas as targets (the simulator writes one per rep and quarter).
+    assert any(g["target"] for g in groups["owner"])
     # Saved: one row per method, the range marked as the product's forecast.
     with Workspace(company, read_only=True) as ws:
         rows = ws.store.to_arrow(ws.store.table("forecasts")).to_pylist()

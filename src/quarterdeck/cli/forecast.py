@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
@@ -17,14 +18,24 @@ from quarterdeck.cli.common import (
     out,
     state,
 )
+from quarterdeck.report.format import money_short
 from quarterdeck.workspace import Workspace
 
 DEALS_SHOWN = 10
 """How many open deals ``quarterdeck forecast`` lists with their probability and reasons."""
 
+GROUPS_SHOWN = 15
+"""How many teams, reps or motions ``quarterdeck forecast`` lists (largest P50 first; all
+of them in ``--json``)."""
+
 
 def _amount(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f}"
+
+
+def _short(value: float | None) -> str:
+    """An amount in a few characters: 12,400, 350k, 1.2M."""
+    return "-" if value is None else money_short(Decimal(str(round(value, 2))))
 
 
 def _share(value: float | None) -> str:
@@ -52,7 +63,8 @@ def forecast_(
     json_out: JsonOption = False,
 ) -> None:
     """The period's bookings forecast by every method, the range (P10-P90), the chance of
-    making the target, the leader's call, and the open deals' probabilities with reasons."""
+    making the target, the leader's call, the range of each team, rep and motion, and the
+    open deals' probabilities with reasons."""
     moment = _datetime(as_of, "--as-of")
     keep = save and moment is None
     with Workspace(state.db, read_only=not keep) as ws:
@@ -69,6 +81,9 @@ def forecast_(
                     "forecast": _method(result.best),
                     "arrivals": None if result.arrivals is None else round(result.arrivals, 2),
                     "methods": [_method(m) for m in result.methods.values()],
+                    "groups": {
+                        by: [_group(g) for g in ranges] for by, ranges in result.groups.items()
+                    },
                     "deals": deals,
                 }
             )
@@ -100,6 +115,22 @@ def forecast_(
     out.print(table)
     for m in result.methods.values():
         out.print(f"  {m.method}: {m.note}", highlight=False)
+    titles = {"team": "team", "owner": "rep", "motion": "motion"}
+    for by, ranges in result.groups.items():
+        if not ranges:
+            continue
+        shown = ranges[:GROUPS_SHOWN]
+        more = f", the {GROUPS_SHOWN} largest of {len(ranges)}" if len(ranges) > len(shown) else ""
+        table = Table(title=f"By {titles.get(by, by)}{more}")
+        table.add_column(titles.get(by, by), no_wrap=True)
+        for column in ("won", "P10", "P50", "P90", "target", "chance"):
+            table.add_column(column, justify="right", no_wrap=True)
+        for g in shown:
+            table.add_row(
+                g.key or "(none)", _short(g.closed_won), _short(g.p10), _short(g.p50),
+                _short(g.p90), _short(g.target), _share(g.p_target),
+            )  # fmt: skip
+        out.print(table)
     if deals:
         out.print(
             f"Largest open deals by expected value ({min(DEALS_SHOWN, len(deals))} of "
@@ -182,6 +213,19 @@ def _method(m: Any) -> dict[str, Any]:
         "open_deals": None if m.open_part is None else round(m.open_part, 2),
         "p_target": None if m.p_target is None else round(m.p_target, 4),
         "note": m.note,
+    }
+
+
+def _group(g: Any) -> dict[str, Any]:
+    return {
+        "key": g.key,
+        "won": round(g.closed_won, 2),
+        "p10": round(g.p10, 2),
+        "p50": round(g.p50, 2),
+        "p90": round(g.p90, 2),
+        "target": g.target,
+        "p_target": None if g.p_target is None else round(g.p_target, 4),
+        "open_deals": g.open_deals,
     }
 
 

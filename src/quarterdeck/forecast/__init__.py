@@ -96,10 +96,12 @@ def forecaster(
     from quarterdeck.forecast.ladder import Forecaster
     from quarterdeck.forecast.timeline import load_timeline
 
+    users = store.to_arrow(store.table("users").select("user_id", "team")).to_pylist()
     return Forecaster(
         load_timeline(store, until),
         kind,
         calls=recorded_calls(store, until),
+        teams={u["user_id"]: u["team"] for u in users if u["team"]},
         seed=seed,
         draws=draws,
     )

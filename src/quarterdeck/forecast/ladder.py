@@ -35,7 +35,7 @@ between half and double).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -50,10 +50,12 @@ from quarterdeck.forecast.winmodel import WinModel, fit_win_model
 from quarterdeck.periods import Period
 
 __all__ = [
+    "GROUPS",
     "METHODS",
     "Call",
     "DealForecast",
     "Forecaster",
+    "GroupRange",
     "MethodForecast",
     "PeriodForecast",
 ]
@@ -73,6 +75,9 @@ METHODS: tuple[str, ...] = (
 
 GROWTH_LIMITS = (0.5, 2.0)
 """The least and most a prior period's arrivals are scaled by the company's growth since."""
+
+GROUPS: tuple[str, ...] = ("team", "owner", "motion")
+"""The breakdowns of the range: by team, by rep (the deal's owner) and by motion."""
 
 PRIOR_PERIODS = 8
 """How many completed periods the conversion rates and the deal model learn from."""
@@ -136,6 +141,23 @@ class MethodForecast:
 
 
 @dataclass(frozen=True)
+class GroupRange:
+    """The range of one group's bookings (a team, a rep or a motion, ``key`` None where
+    unknown): won so far, P10, P50, P90, its target and the chance of making it, and how
+    many deals were open in it."""
+
+    by: str
+    key: str | None
+    closed_won: float
+    p10: float
+    p50: float
+    p90: float
+    target: float | None
+    p_target: float | None
+    open_deals: int
+
+
+@dataclass(frozen=True)
 class DealForecast:
     """The deal model's view of the deals open at ``t``: their numbers in the timeline, the
     probabilities and the reasons that raise or lower each (empty when not asked for)."""
@@ -159,6 +181,7 @@ class PeriodForecast:
     snapshot: Snapshot = field(repr=False, compare=False)
     deals: DealForecast | None = field(default=None, repr=False, compare=False)
     arrivals: float | None = None
+    groups: dict[str, tuple[GroupRange, ...]] = field(default_factory=dict)
 
     @property
     def best(self) -> MethodForecast:
@@ -181,6 +204,7 @@ class Forecaster:
         kind: str = "quarter",
         *,
         calls: Sequence[Call] = (),
+        teams: Mapping[str, str] | None = None,
         fiscal_year_start_month: int = 1,
         seed: int = 0,
         draws: int = montecarlo.DEFAULT_DRAWS,
@@ -191,6 +215,7 @@ class Forecaster:
         self.kind = kind
         self.fiscal_year_start_month = fiscal_year_start_month
         self.calls = tuple(sorted(calls, key=lambda c: c.called_at))
+        self.teams = dict(teams or {})
         self.seed = seed
         self.draws = draws
         self._snapshots: dict[tuple[Period, datetime], Snapshot] = {}
@@ -291,8 +316,11 @@ class Forecaster:
         target: float | None = None,
         reasons: bool = False,
         methods: Sequence[str] = METHODS,
+        targets_by: Mapping[str, Mapping[str | None, float]] | None = None,
     ) -> PeriodForecast:
-        """Every method's forecast of ``period`` at ``at`` (see the module docstring)."""
+        """Every method's forecast of ``period`` at ``at`` (see the module docstring).
+        ``targets_by``, when given (targets per group of each of :data:`GROUPS`), also gives
+        the range of each team, rep and motion (:meth:`group_ranges`)."""
         if not _start(period) <= at <= _end(period):
             raise InputError(
                 f"a forecast of {period.label} is made during it, not at {at:%Y-%m-%d %H:%M}"
@@ -316,6 +344,9 @@ class Forecaster:
             results["range"] = self._range(snap, period, at, deals, learned, arrivals_past, target)
         results.update(self._calls(period, at))
         ordered = {m: results[m] for m in METHODS if m in results and m in methods}
+        groups: dict[str, tuple[GroupRange, ...]] = {}
+        if targets_by is not None and deals is not None:
+            groups = self.group_ranges(period, at, deals, learned, arrivals_past, targets_by)
         return PeriodForecast(
             period=period,
             at=at,
@@ -325,7 +356,88 @@ class Forecaster:
             snapshot=snap,
             deals=deals,
             arrivals=arrivals,
+            groups=groups,
         )
+
+    def group_ranges(
+        self,
+        period: Period,
+        at: datetime,
+        deals: DealForecast,
+        learned: list[Period],
+        arrivals_past: list[float],
+        targets_by: Mapping[str, Mapping[str | None, float]],
+    ) -> dict[str, tuple[GroupRange, ...]]:
+        """The range of each team, rep and motion, largest P50 first: its open deals (as the
+        deal model sees them), its share of the arrivals (its share of the arrivals of the
+        same comparable periods), what it has won so far, drawn with the company's fitted
+        correlation."""
+        snap = self.snapshot(period, at)
+        correlation = self.correlation(period, learned).correlation
+        won, won_amount = self.timeline.booked(at, period)
+        won_deals = np.flatnonzero(won)
+        owners = _owner_labels(snap)
+        arrival_deals: list[tuple[np.ndarray, np.ndarray, datetime]] = []
+        for prior in _arrival_periods(learned, period):
+            moment = self.same_point(prior, at, period)
+            then, _ = self.timeline.booked(moment, prior)
+            end, amount = self.timeline.booked(_end(prior), prior)
+            came = end & ~then
+            came[self.snapshot(prior, moment).deal] = False
+            arrival_deals.append((np.flatnonzero(came), amount, _end(prior)))
+        result: dict[str, tuple[GroupRange, ...]] = {}
+        for by in GROUPS:
+            open_key = self._labels(by, snap.deal, at)
+            won_key = self._labels(by, won_deals, at)
+            share = _shares(
+                [
+                    (self._labels(by, came, when), amount[came])
+                    for came, amount, when in arrival_deals
+                ]
+            )
+            targets = targets_by.get(by, {})
+            keys = sorted(set(open_key) | set(won_key), key=lambda k: (k is None, k or ""))
+            ranges = []
+            for key in keys:
+                mine = open_key == key if key is not None else _is_none(open_key)
+                closed = won_key == key if key is not None else _is_none(won_key)
+                part = share.get(key, 0.0)
+                open_period = montecarlo.OpenPeriod(
+                    deals.probability[mine],
+                    snap.amount[mine],
+                    owners[mine],
+                    _arrivals([a * part for a in arrivals_past if a * part > 0]),
+                    float(won_amount[won_deals[closed]].sum()),
+                )
+                target = targets.get(key)
+                drawn = montecarlo.simulate(
+                    open_period, correlation, draws=self.draws, seed=self.seed, target=target
+                )
+                ranges.append(
+                    GroupRange(
+                        by,
+                        key,
+                        open_period.closed,
+                        drawn.p10,
+                        drawn.p50,
+                        drawn.p90,
+                        target,
+                        drawn.p_target,
+                        int(mine.sum()),
+                    )
+                )
+            result[by] = tuple(sorted(ranges, key=lambda r: (-r.p50, r.key is None, r.key or "")))
+        return result
+
+    def _labels(self, by: str, deal: np.ndarray, at: datetime) -> np.ndarray:
+        """Each deal's team, owner (at ``at``) or motion, None where unknown."""
+        if by == "motion":
+            values = self.timeline.motions(deal)
+            return np.asarray([v or None for v in values], dtype=object)
+        owners = self.timeline.owners_at(deal, at).to_pylist()
+        if by == "owner":
+            return np.asarray(owners, dtype=object)
+        return np.asarray([self.teams.get(o) if o else None for o in owners], dtype=object)
 
     def _stage_weighted(self, snap: Snapshot, at: datetime) -> MethodForecast:
         table = snap.table
@@ -601,6 +713,21 @@ def _run_rates(history: list[float], kind: str) -> dict[str, MethodForecast]:
         runrate.seasonal_naive(history, SEASON[kind]),
     )
     return {r.method: MethodForecast(r.method, r.forecast, r.note) for r in made}
+
+
+def _shares(parts: list[tuple[np.ndarray, np.ndarray]]) -> dict[str | None, float]:
+    """Each group's share of the arrivals of the comparable periods, pooled: ``parts`` holds
+    per period the arrival deals' group labels and amounts."""
+    totals: dict[str | None, float] = {}
+    for labels, amounts in parts:
+        for key, value in zip(labels.tolist(), amounts.tolist(), strict=True):
+            totals[key] = totals.get(key, 0.0) + value
+    whole = sum(totals.values())
+    return {key: value / whole for key, value in totals.items()} if whole > 0 else {}
+
+
+def _is_none(labels: np.ndarray) -> np.ndarray:
+    return np.asarray([v is None for v in labels.tolist()], dtype=bool)
 
 
 def _arrival_periods(learned: list[Period], period: Period) -> list[Period]:

@@ -268,23 +268,38 @@ class DealTimeline:
         row = log.last_row(moment)
         return _take(log.number, row, np.nan)
 
-    def outcomes(self, deal: np.ndarray, at: datetime, period: Period) -> Outcomes:
-        """What became of ``deal`` (numbers) by ``at``: won then with a close date in
-        ``period`` (on or before its last day, not before its first), at what amount."""
+    def booked(self, at: datetime, period: Period) -> tuple[np.ndarray, np.ndarray]:
+        """Per deal: whether it was won at ``at`` with a close date in ``period`` (on or
+        before its last day, not before its first), and its amount then (0 if not)."""
         moment = _us(at)
         _, _, won = self.states(at)
         close = self._number_at(_CLOSE, moment)
         amount = np.nan_to_num(self._number_at(_AMOUNT, moment))
         first, last = _epoch_day(period.start), _epoch_day(period.end)
         counted = won & (close >= first) & (close <= last)
-        return Outcomes(at, counted[deal], np.where(counted, amount, 0.0)[deal])
+        return counted, np.where(counted, amount, 0.0)
+
+    def outcomes(self, deal: np.ndarray, at: datetime, period: Period) -> Outcomes:
+        """What became of ``deal`` (numbers) by ``at``: won then with a close date in
+        ``period``, at what amount (:meth:`booked`)."""
+        counted, amount = self.booked(at, period)
+        return Outcomes(at, counted[deal], amount[deal])
 
     def bookings(self, at: datetime, period: Period) -> tuple[float, int]:
         """Value and count of deals won at ``at`` with a close date in ``period``, at their
         amount then (the period's bookings as they stood at ``at``)."""
-        every = np.arange(self.count)
-        done = self.outcomes(every, at, period)
-        return float(done.amount.sum()), int(done.won.sum())
+        counted, amount = self.booked(at, period)
+        return float(amount.sum()), int(counted.sum())
+
+    def owners_at(self, deal: np.ndarray, at: datetime) -> pa.Array:
+        """The owner of each of ``deal`` (numbers) at ``at`` (null where none was recorded)."""
+        owners = self._fields[_OWNER]
+        code = _take(owners.code, owners.last_row(_us(at)), -1)
+        return self._text_of(code[deal])
+
+    def motions(self, deal: np.ndarray) -> np.ndarray:
+        """The motion of each of ``deal`` (numbers), "" where unknown."""
+        return np.asarray(self._motion[deal], dtype=object)
 
     def open_at(self, at: datetime) -> np.ndarray:
         """Numbers of the deals that existed and were open at ``at``."""
