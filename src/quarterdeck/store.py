@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import os
 import re
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -210,6 +211,26 @@ class Store:
     def to_arrow(self, expr: ir.Expr) -> pa.Table:
         result = self.backend.to_pyarrow(expr)
         return result if isinstance(result, pa.Table) else pa.table({"value": [result]})
+
+    def batches(self, expr: ir.Table, size: int = 1_000_000) -> Iterator[pa.RecordBatch]:
+        """The rows of ``expr`` in Arrow batches of up to ``size`` rows, streamed: the
+        engine never holds the whole result (for reads of millions of rows)."""
+
+        def quietly(read: Callable[[], Any]) -> Any:
+            with warnings.catch_warnings():
+                # Ibis 12 reads DuckDB through fetch_record_batch, deprecated in DuckDB 1.5.
+                warnings.filterwarnings("ignore", "fetch_record_batch", DeprecationWarning)
+                return read()
+
+        reader = quietly(lambda: self.backend.to_pyarrow_batches(expr, chunk_size=size))
+        try:
+            while True:
+                try:
+                    yield quietly(reader.read_next_batch)
+                except StopIteration:
+                    return
+        finally:
+            reader.close()
 
     def scalar(self, expr: ir.Scalar) -> Any:
         return self.backend.execute(expr)

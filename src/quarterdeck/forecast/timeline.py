@@ -39,6 +39,7 @@ Features of a deal open at ``t`` (times in days, to the second):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -185,7 +186,7 @@ class DealTimeline:
         self._stage_probability = _floats(stages.column("probability"))
 
         d = _ints(events.column("deal"))
-        at = _ints(events.column("at").cast(pa.timestamp("us")).cast(pa.int64()))
+        at = _ints(events.column("at"))
         field = _ints(events.column("field"))
         number = _floats(events.column("number"))
         code = _ints(events.column("code"))
@@ -201,7 +202,7 @@ class DealTimeline:
 
         self._activity = _FieldLog(
             _ints(activities.column("deal")),
-            _ints(activities.column("at").cast(pa.timestamp("us")).cast(pa.int64())),
+            _ints(activities.column("at")),
             np.zeros(activities.num_rows),
             np.zeros(activities.num_rows, dtype=np.int64),
             self.count,
@@ -527,17 +528,75 @@ def load_timeline(store: Store, until: datetime | None = None) -> DealTimeline:
         }
     )
     stages = _stage_table(store)
-    events = store.to_arrow(_events_expr(store, store.stage(numbered), stages, until))
-    events, texts = _encode_events(events, stages)
+    events, texts = _read_events(
+        store, _events_expr(store, store.stage(numbered), stages, until), stages
+    )
     activities = store.table("activities")
     activities = activities.filter(activities.deal_id.notnull(), activities.at.notnull())
     if until is not None:
         activities = activities.filter(activities.at <= ibis.literal(until, "timestamp"))
     ids = store.stage(numbered.select(["deal_id", "deal"]))
-    acts = store.to_arrow(
-        activities.join(ids, "deal_id").select("deal", "at").order_by("deal", "at")
+    acts = _sorted(
+        _concat(store.batches(activities.join(ids, "deal_id").select("deal", "at"))),
+        ("deal", "at"),
     )
     return DealTimeline(facts_arrow, events, texts, acts, stages)
+
+
+def _concat(batches: Iterator[pa.RecordBatch]) -> dict[str, np.ndarray]:
+    """Streamed batches of integer and timestamp columns as NumPy int64 arrays."""
+    parts: dict[str, list[np.ndarray]] = {}
+    for batch in batches:
+        for name, column in zip(batch.schema.names, batch.columns, strict=True):
+            values = (
+                column.cast(pa.timestamp("us")).cast(pa.int64())
+                if pa.types.is_timestamp(column.type)
+                else column
+            )
+            parts.setdefault(name, []).append(_ints(values))
+    return {name: np.concatenate(arrays) for name, arrays in parts.items()}
+
+
+def _sorted(columns: dict[str, np.ndarray], keys: tuple[str, ...]) -> pa.Table:
+    """``columns`` ordered by ``keys`` (first key first), as an Arrow table; empty columns
+    of ``keys`` when nothing was read."""
+    if not columns:
+        return pa.table({k: pa.array([], pa.int64()) for k in keys})
+    order = np.lexsort(tuple(columns[k] for k in reversed(keys)))
+    return pa.table({name: values[order] for name, values in columns.items()})
+
+
+def _read_events(store: Store, expr: ir.Table, stages: pa.Table) -> tuple[pa.Table, pa.Array]:
+    """The events of ``expr`` streamed in batches (the engine never sorts or holds them
+    all), each batch's texts coded into one dictionary, then ordered in NumPy by deal,
+    time and ``seq``."""
+    columns: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("deal", "at", "seq", "field", "number", "code")
+    }
+    dictionary: dict[str, int] = {}
+    for batch in store.batches(expr):
+        table, texts = _encode_events(pa.Table.from_batches([batch]), stages)
+        field = _ints(table.column("field"))
+        code = _ints(table.column("code"))
+        if len(texts):
+            mapping = np.array(
+                [dictionary.setdefault(t, len(dictionary)) for t in texts.to_pylist()],
+                dtype=np.int64,
+            )
+            other = (field != _STAGE) & (code >= 0)
+            code = np.where(other, mapping[np.where(other, code, 0)], code)
+        columns["deal"].append(_ints(table.column("deal")))
+        columns["at"].append(_ints(table.column("at").cast(pa.timestamp("us")).cast(pa.int64())))
+        columns["seq"].append(_ints(table.column("seq")))
+        columns["field"].append(field)
+        columns["number"].append(_floats(table.column("number")))
+        columns["code"].append(code)
+    joined = {
+        k: np.concatenate(v) if v else np.zeros(0, dtype=np.float64 if k == "number" else np.int64)
+        for k, v in columns.items()
+    }
+    events = _sorted(joined, ("deal", "at", "seq"))
+    return events, pa.array(list(dictionary), pa.string())
 
 
 def _stage_table(store: Store) -> pa.Table:
@@ -557,7 +616,7 @@ def _stage_table(store: Store) -> pa.Table:
 def _events_expr(
     store: Store, numbered: ir.Table, stages: pa.Table, until: datetime | None
 ) -> ir.Table:
-    """The tracked changes, numbered deals, in the order each deal lived them, with the
+    """The tracked changes of the numbered deals (unordered: the reader orders them), with the
     value read as a number (amount, probability, close date in days since 1970) or as
     text (stage within its pipeline, forecast category, owner)."""
     events = store.table("deal_events")
@@ -579,9 +638,7 @@ def _events_expr(
     stage_key = events._pipeline + "\x1f" + events.new_value
     text = ibis.ifelse(events.field == "stage", stage_key, events.new_value)
     text = ibis.ifelse(events.field.isin(("stage", "forecast_category", "owner_id")), text, no_text)
-    return events.select(
-        "deal", "at", "seq", field=code.cast("int8"), number=number, text=text
-    ).order_by("deal", "at", "seq")
+    return events.select("deal", "at", "seq", field=code.cast("int8"), number=number, text=text)
 
 
 def _encode_events(events: pa.Table, stages: pa.Table) -> tuple[pa.Table, pa.Array]:
