@@ -169,7 +169,7 @@ def backtest(
             if result.deals is not None and len(result.deals.probability):
                 deal_won.append(done.won)
                 deal_p.append(result.deals.probability)
-                deal_ref.append(_reference(forecaster, result))
+                deal_ref.append(_reference(result))
         if progress:
             progress(period.label, (index + 1) / len(chosen))
     methods = tuple(_score(method, forecasts, points) for method in METHODS)
@@ -251,7 +251,8 @@ def _rows(
     ]
 
 
-def _reference(forecaster: Forecaster, result: PeriodForecast) -> np.ndarray:
+def _reference(result: PeriodForecast) -> np.ndarray:
+    """The CRM's probability of each open deal (its stage default where it has none)."""
     probability = result.snapshot.table.column("probability").to_numpy(zero_copy_only=False)
     return np.asarray(probability, dtype=np.float64)
 

@@ -339,9 +339,9 @@ class Forecaster:
         results["conversion"] = self._conversion(snap, period, at, learned, arrivals)
         deals: DealForecast | None = None
         if "deal_model" in methods or "range" in methods:
-            deals, model_result = self._deal_model(snap, period, at, learned, arrivals, reasons)
+            deals, model_result = self._deal_model(snap, period, learned, arrivals, reasons)
             results["deal_model"] = model_result
-            results["range"] = self._range(snap, period, at, deals, learned, arrivals_past, target)
+            results["range"] = self._range(snap, period, deals, learned, arrivals_past, target)
         results.update(self._calls(period, at))
         ordered = {m: results[m] for m in METHODS if m in results and m in methods}
         groups: dict[str, tuple[GroupRange, ...]] = {}
@@ -544,7 +544,6 @@ class Forecaster:
         self,
         snap: Snapshot,
         period: Period,
-        at: datetime,
         learned: list[Period],
         arrivals: float | None,
         reasons: bool,
@@ -573,7 +572,6 @@ class Forecaster:
         self,
         snap: Snapshot,
         period: Period,
-        at: datetime,
         deals: DealForecast | None,
         learned: list[Period],
         arrivals_past: list[float],

@@ -232,8 +232,7 @@ class DealTimeline:
         known = ~np.isnan(log.number)
         value = np.where(known, log.number, -np.inf)
         # Highest amount so far within each deal.
-        starts = log.starts
-        self._amount_peak = _running_max(value, log.deal, starts)
+        self._amount_peak = _running_max(value, log.deal)
         first = np.full(self.count, np.nan)
         rows = np.flatnonzero(known)[::-1]
         first[log.deal[rows]] = log.number[rows]
@@ -528,9 +527,7 @@ def load_timeline(store: Store, until: datetime | None = None) -> DealTimeline:
         }
     )
     stages = _stage_table(store)
-    events, texts = _read_events(
-        store, _events_expr(store, store.stage(numbered), stages, until), stages
-    )
+    events, texts = _read_events(store, _events_expr(store, store.stage(numbered), until), stages)
     activities = store.table("activities")
     activities = activities.filter(activities.deal_id.notnull(), activities.at.notnull())
     if until is not None:
@@ -613,9 +610,7 @@ def _stage_table(store: Store) -> pa.Table:
     )
 
 
-def _events_expr(
-    store: Store, numbered: ir.Table, stages: pa.Table, until: datetime | None
-) -> ir.Table:
+def _events_expr(store: Store, numbered: ir.Table, until: datetime | None) -> ir.Table:
     """The tracked changes of the numbered deals (unordered: the reader orders them), with the
     value read as a number (amount, probability, close date in days since 1970) or as
     text (stage within its pipeline, forecast category, owner)."""
@@ -711,7 +706,7 @@ def _take(values: np.ndarray, rows: np.ndarray, fill: float) -> np.ndarray:
     return np.where(rows >= 0, values[np.maximum(rows, 0)], fill)
 
 
-def _running_max(value: np.ndarray, deal: np.ndarray, starts: np.ndarray) -> np.ndarray:
+def _running_max(value: np.ndarray, deal: np.ndarray) -> np.ndarray:
     """The running maximum of ``value`` restarting at each deal (rows in deal order)."""
     if len(value) == 0:
         return value
