@@ -25,6 +25,12 @@ The methods, cheapest first (each must earn its place in the backtest):
   correlated through a period factor and an owner factor fitted on prior periods.
 * ``leader_commit`` and ``leader_best_case``: the latest call recorded at or before ``t``.
 
+Completed periods count from the first with any booking (earlier ones say nothing about
+how deals close). The learned methods need ``MIN_PRIOR`` of them with deals open at the
+same point; with fewer they say so and give nothing, and the product's forecast
+(:attr:`PeriodForecast.best`) falls down the ladder. The range is also given per team, rep
+and motion (:meth:`Forecaster.group_ranges`).
+
 **Arrivals**: a period's bookings that come from deals not open at ``t`` (created after
 ``t``, or reopened): its actual - won by ``t`` - won from deals open at ``t``. The term is
 the mean of the arrivals of comparable prior periods at the same point (those of the same
