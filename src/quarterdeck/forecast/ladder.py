@@ -754,7 +754,10 @@ def _groups(snap: Snapshot) -> list[tuple[str, bool]]:
 
 def _owner_labels(snap: Snapshot) -> np.ndarray:
     """A number per deal for its owner (deals without one each get a number of their own)."""
-    codes = snap.table.column("owner_id").combine_chunks().dictionary_encode().indices
+    owners = snap.table.column("owner_id").combine_chunks()
+    if not pa.types.is_dictionary(owners.type):
+        owners = owners.dictionary_encode()
+    codes = owners.indices
     known = np.asarray(pc.fill_null(codes, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
     alone = -1 - np.arange(len(known), dtype=np.int64)
     return np.where(known >= 0, known, alone)
