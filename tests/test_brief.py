@@ -381,3 +381,13 @@ def test_brief_shows_the_latest_saved_forecast(simulated: Path, tmp_path: Path) 
         "The forecast made from the data of 2026-06-20 expects 1.2M for 2026-Q2 (80% range "
         "1.1M to 1.5M); the chance of reaching the 1.3M target is 37%." in text
     )
+    # The same numbers to the cent in a table (no call recorded, so the forecast alone).
+    table = (
+        "**The forecast**\n\n"
+        "| forecast                               | 2026-Q2 bookings |\n"
+        "| :------------------------------------- | ---------------: |\n"
+        "| forecast of 2026-06-20: low end (P10)  |     1,060,000.00 |\n"
+        "| forecast of 2026-06-20: expected (P50) |     1,234,000.00 |\n"
+        "| forecast of 2026-06-20: high end (P90) |     1,480,000.00 |\n"
+    )
+    assert table in text

@@ -290,6 +290,9 @@ class _Writer:
                 )
             )
         blocks.append(self._pace_chart(goal))
+        forecast = self._forecast_table()
+        if forecast is not None:
+            blocks.append(forecast)
         blocks.append(self._goal_table(goal, "Company", [line], company=True))
         for by in ("team", "segment", "motion"):
             result = b.goal_by[by]
@@ -367,6 +370,33 @@ class _Writer:
             caption="Closed won to date; the dashed line is the straight-line pace to the target.",
             **link,
         )
+
+    def _forecast_table(self) -> Table | None:
+        """The saved forecast's range beside the leader's latest call, when both or either
+        exist: the numbers of the two sentences above, side by side."""
+        b, saved, call = self.b, self.b.forecast, self.b.agenda.latest_call
+        rows: list[tuple[Any, ...]] = []
+        has_forecast = saved is not None and saved.forecast is not None
+        has_call = call is not None and call.period == b.period
+        if saved is not None and saved.forecast is not None:
+            made = f"forecast of {saved.made_at:%Y-%m-%d}"
+            if saved.p10 is not None:
+                rows.append((f"{made}: low end (P10)", _cents(saved.p10)))
+            rows.append((f"{made}: expected (P50)", _cents(saved.forecast)))
+            if saved.p90 is not None:
+                rows.append((f"{made}: high end (P90)", _cents(saved.p90)))
+        if call is not None and has_call:
+            rows.append((f"leader's call of {call.called_at:%Y-%m-%d}: commit", call.commit))
+            rows.append((f"leader's call of {call.called_at:%Y-%m-%d}: best case", call.best_case))
+        if not rows:
+            return None
+        columns = (Column("forecast"), Column(f"{b.period.label} bookings", "money"))
+        caption = (
+            "The forecast beside the leader's call"
+            if has_forecast and has_call
+            else ("The forecast" if has_forecast else "The leader's call")
+        )
+        return Table(columns, _rows(rows), caption=caption)
 
     def _forecast_sentence(self) -> str:
         """The saved forecast of the period, its range and the chance of the target."""
