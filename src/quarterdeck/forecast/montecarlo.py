@@ -47,7 +47,7 @@ import numpy as np
 import numpy.typing as npt
 
 from quarterdeck.errors import InputError
-from quarterdeck.forecast.scoring import pit
+from quarterdeck.forecast.scoring import numbers, pit
 
 __all__ = [
     "DEFAULT_CORRELATION",
@@ -174,8 +174,8 @@ class OpenPeriod:
     _owner_count: int = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        p = _flat(self.p, "deal probabilities")
-        amounts = _flat(self.amounts, "deal amounts")
+        p = numbers(self.p, "deal probabilities")
+        amounts = numbers(self.amounts, "deal amounts")
         if len(p) != len(amounts):
             raise InputError(f"there are {len(p)} deal probabilities but {len(amounts)} amounts")
         if np.any((p < 0) | (p > 1)):
@@ -378,7 +378,7 @@ def fit_correlation(
 def cramer_von_mises(u: npt.ArrayLike) -> float:
     """Cramer-von Mises distance of values in [0, 1] from the uniform distribution:
     ``1/(12n) + sum_i (u_(i) - (2i - 1)/(2n))^2`` (at least ``1/(12n)``)."""
-    values = np.sort(_flat(u, "PIT values"))
+    values = np.sort(numbers(u, "PIT values"))
     n = len(values)
     if n == 0:
         raise InputError("there are no PIT values to compare with uniform")
@@ -494,15 +494,3 @@ def _won_draws(
         if own and deals:
             latent += own * z_owner[owners]
         yield z_period, latent < thresholds[:, None]
-
-
-def _flat(values: npt.ArrayLike, name: str) -> Floats:
-    try:
-        array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} must be numbers: {exc}") from exc
-    if array.ndim != 1:
-        raise InputError(f"{name} must be a flat list of numbers")
-    if not np.all(np.isfinite(array)):
-        raise InputError(f"{name} hold a missing or infinite value")
-    return array

@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from quarterdeck.errors import InputError
+from quarterdeck.forecast.scoring import numbers
 
 __all__ = ["RunRateForecast", "last_period", "seasonal_naive", "trailing_mean"]
 
@@ -90,15 +91,7 @@ def seasonal_naive(history: Sequence[float] | npt.ArrayLike, season: int) -> Run
 
 
 def _history(history: Sequence[float] | npt.ArrayLike) -> npt.NDArray[np.float64]:
-    try:
-        h = np.asarray(history, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"past bookings must be numbers: {exc}") from exc
-    if h.ndim != 1:
-        raise InputError("past bookings must be a flat list, one number per period")
-    if not np.all(np.isfinite(h)):
-        raise InputError("past bookings hold a missing or infinite value")
-    return h
+    return numbers(history, "past bookings")
 
 
 def _whole(name: str, value: int) -> None:

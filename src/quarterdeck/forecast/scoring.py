@@ -58,6 +58,7 @@ __all__ = [
     "coverage",
     "crps",
     "ece",
+    "numbers",
     "pinball",
     "pit",
     "reliability",
@@ -333,25 +334,27 @@ def score_probabilities(
 # -- input checks ----------------------------------------------------------------------
 
 
-def _vector(values: npt.ArrayLike, name: str) -> Floats:
+def numbers(values: npt.ArrayLike, name: str, *, empty: bool = True) -> Floats:
+    """``values`` as a flat float array, or an InputError naming ``name``: not numbers, not
+    flat, missing or infinite values, or (with ``empty=False``) nothing at all."""
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise InputError(f"{name} must be numbers: {exc}") from exc
     if array.ndim != 1:
-        raise InputError(f"{name} must be a flat list of numbers, one per period or deal")
-    if len(array) == 0:
+        raise InputError(f"{name} must be a flat list of numbers")
+    if not empty and len(array) == 0:
         raise InputError(f"{name} is empty: there is nothing to score")
     if not np.all(np.isfinite(array)):
-        raise InputError(f"{name} holds a missing or infinite value")
+        raise InputError(f"a missing or infinite value among {name}")
     return array
 
 
 def _pair(
     actual: npt.ArrayLike, other: npt.ArrayLike, second: str = "forecast"
 ) -> tuple[Floats, Floats]:
-    a = _vector(actual, "actual")
-    b = _vector(other, second)
+    a = numbers(actual, "actual", empty=False)
+    b = numbers(other, second, empty=False)
     if len(a) != len(b):
         raise InputError(f"actual has {len(a)} periods but {second} has {len(b)}")
     if np.any(a < 0):
@@ -360,7 +363,7 @@ def _pair(
 
 
 def _draws(actual: npt.ArrayLike, samples: npt.ArrayLike) -> tuple[Floats, Floats]:
-    a = _vector(actual, "actual")
+    a = numbers(actual, "actual", empty=False)
     try:
         x = np.asarray(samples, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -378,10 +381,10 @@ def _draws(actual: npt.ArrayLike, samples: npt.ArrayLike) -> tuple[Floats, Float
 def _outcomes(
     won: npt.ArrayLike, p: npt.ArrayLike, second: str = "probabilities"
 ) -> tuple[npt.NDArray[np.bool_], Floats]:
-    y = _vector(won, "outcomes")
+    y = numbers(won, "outcomes", empty=False)
     if not np.all((y == 0) | (y == 1)):
         raise InputError("outcomes must be 1 (won) or 0 (lost)")
-    q = _vector(p, second)
+    q = numbers(p, second, empty=False)
     if len(q) != len(y):
         raise InputError(f"there are {len(y)} outcomes but {len(q)} {second}")
     if np.any((q < 0) | (q > 1)):
