@@ -22,6 +22,7 @@ rate where neither exists), expected calibration error and the reliability table
 
 from __future__ import annotations
 
+import time as clock
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -147,8 +148,6 @@ def backtest(
     """Walk forward over ``periods`` (or the last ``periods`` completed ones that have at
     least ``MIN_PRIOR`` completed periods before them), forecasting each at its check
     points (only the named ones with ``named_only``) as it would have been then."""
-    import time as clock
-
     started = clock.perf_counter()
     chosen, notes = _periods(forecaster, periods)
     forecasts: list[Forecast] = []

@@ -212,6 +212,7 @@ class DealTimeline:
         first_at = np.full(self.count, _NEVER, dtype=np.int64)
         np.minimum.at(first_at, first_stage.deal, first_stage.at)
         self._born = np.minimum(first_at, self._created)
+        self._states: tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
 
     # -- walks done once --------------------------------------------------------------------
 
@@ -255,13 +256,19 @@ class DealTimeline:
         return code, row >= 0
 
     def states(self, at: datetime) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per deal at ``at``: whether it existed, whether it was closed, whether won."""
+        """Per deal at ``at``: whether it existed, whether it was closed, whether won
+        (read-only arrays; the last moment's are kept, since a snapshot asks three times)."""
         moment = _us(at)
+        if self._states is not None and self._states[0] == moment:
+            return self._states[1]
         code, staged = self._stage_at(moment)
         exists = staged & (self._born <= moment)
-        closed = np.where(code >= 0, self._stage_closed[np.maximum(code, 0)], False)
-        won = np.where(code >= 0, self._stage_won[np.maximum(code, 0)], False)
-        return exists, closed & exists, won & exists
+        closed = np.where(code >= 0, self._stage_closed[np.maximum(code, 0)], False) & exists
+        won = np.where(code >= 0, self._stage_won[np.maximum(code, 0)], False) & exists
+        for array in (exists, closed, won):
+            array.flags.writeable = False
+        self._states = (moment, (exists, closed, won))
+        return exists, closed, won
 
     def _number_at(self, f: int, moment: int) -> np.ndarray:
         log = self._fields[f]
