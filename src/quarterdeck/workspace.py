@@ -33,7 +33,8 @@ from quarterdeck.metrics import (
     slip_ledger,
     win_rate,
 )
-from quarterdeck.periods import Period
+from quarterdeck.metrics.attainment import targets_by
+from quarterdeck.periods import PERIOD_KINDS, Period
 from quarterdeck.report.brief import Brief, build_brief
 from quarterdeck.report.brief_document import brief_document
 from quarterdeck.report.document import Document
@@ -227,7 +228,7 @@ class Workspace:
         ``save`` keeps it in the record of forecasts (the brief shows the latest)."""
         moment = self.moment(as_of)
         chosen = self.period(period) if period else Period.containing(moment.date(), "quarter")
-        if chosen.kind not in ("week", "month", "quarter", "year"):
+        if chosen.kind not in PERIOD_KINDS:
             raise InputError(
                 f"a forecast is made for a week, month, quarter or year, not {chosen.label}"
             )
@@ -235,22 +236,15 @@ class Workspace:
         from quarterdeck.forecast.ladder import GROUPS
         from quarterdeck.forecast.saved import save_forecast
 
-        target = bookings(self.store, chosen).target
-        targets_by = {
-            by: {
-                line.key: float(line.target)
-                for line in bookings(self.store, chosen, by).rows
-                if line.target is not None
-            }
-            for by in GROUPS
-        }
+        goals = targets_by(self.store, chosen, (None, *GROUPS))
+        target = goals[None].get(None)
         engine = forecaster(self.store, chosen.kind, until=moment)
         result = engine.forecast(
             chosen,
             moment,
             target=None if target is None else float(target),
             reasons=reasons,
-            targets_by=targets_by,
+            targets_by={by: {k: float(v) for k, v in goals[by].items()} for by in GROUPS},
         )
         if save:
             save_forecast(self.store, result, now)
@@ -272,7 +266,7 @@ class Workspace:
         engine = forecaster(self.store, kind, draws=1000)
 
         def target(period: Period) -> float | None:
-            value = bookings(self.store, period).target
+            value = targets_by(self.store, period, [None])[None].get(None)
             return None if value is None else float(value)
 
         return backtest(engine, periods, named_only=named_only, targets=target, progress=progress)

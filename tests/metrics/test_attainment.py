@@ -773,3 +773,27 @@ def test_lines_add_up_to_the_company(
     assert sum((line.pipeline for line in result.rows), Decimal(0)) == total.pipeline
     assert len(result.won_deals) == total.won_count
     store.close()
+
+
+def test_targets_by_dimension_in_one_read(store: Store, put: Rows) -> None:
+    from quarterdeck.metrics.attainment import targets_by
+
+    put(
+        "targets",
+        # The company's Q3 goal as three months: 100 + 200 + 300 = 600.
+        target(date(2024, 7, 1), date(2024, 7, 31), "company", "", "100.00"),
+        target(date(2024, 8, 1), date(2024, 8, 31), "company", "", "200.00"),
+        target(date(2024, 9, 1), date(2024, 9, 30), "company", "", "300.00"),
+        q3_target("rep", "u1", "250.00"),
+        q3_target("rep", "u2", "150.00"),
+        q3_target("motion", "renewal", "80.00"),
+        # A yearly team goal straddles Q3's edges: not counted for the quarter.
+        target(date(2024, 1, 1), date(2024, 12, 31), "team", "East", "999.00"),
+    )
+    goals = targets_by(store, Q3, (None, "owner", "team", "motion"))
+    assert goals == {
+        None: {None: Decimal("600.00")},
+        "owner": {"u1": Decimal("250.00"), "u2": Decimal("150.00")},
+        "team": {},
+        "motion": {"renewal": Decimal("80.00")},
+    }

@@ -44,6 +44,7 @@ __all__ = [
     "report_day",
     "revenue_vs_goal",
     "revenue_vs_goal_by",
+    "targets_by",
     "year_before",
 ]
 
@@ -551,6 +552,20 @@ def _through(period: Period, offset: int, complete: bool) -> date:
 
 def _between(column: ir.DateValue, start: date, end: date) -> ir.BooleanValue:
     return column.between(ibis.literal(start, "date"), ibis.literal(end, "date"))
+
+
+def targets_by(
+    store: Store, period: Period, dims: Iterable[str | None]
+) -> dict[str | None, dict[str | None, Decimal]]:
+    """The targets inside ``period`` per dimension of ``dims`` (None: the company, keyed
+    None), each as {scope id: summed target}, in one query (as revenue vs goal reads them)."""
+    dims = list(dims)
+    rows = store.to_arrow(_targets_expr(store, period, dims)).to_pylist()
+    out: dict[str | None, dict[str | None, Decimal]] = {}
+    for by in dims:
+        scope = "company" if by is None else TARGET_SCOPES.get(by)
+        out[by] = {r["key"]: r["target"] for r in rows if r["scope"] == scope}
+    return out
 
 
 def _targets_expr(store: Store, period: Period, dims: Iterable[str | None]) -> ir.Table:
