@@ -7,8 +7,9 @@ number can be worked out by hand from what is on the screen.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from itertools import count
 from pathlib import Path
 from typing import Any
 
@@ -119,3 +120,36 @@ def deal() -> DealFactory:
 def write() -> Writer:
     """``write(store, "deals", [rows])``: ``put`` for a store that is not the test's own."""
     return insert
+
+
+class History:
+    """``history(deal_id, when, stage=..., amount=...)`` writes deal_events rows in the
+    order given, numbering ``seq`` as it goes; a date means noon that day."""
+
+    def __init__(self, put: Rows) -> None:
+        self.put = put
+        self.seq = count(1)
+
+    def __call__(self, deal_id: str, when: datetime | date, **values: str | None) -> None:
+        if not isinstance(when, datetime):
+            when = datetime.combine(when, datetime.min.time()) + timedelta(hours=12)
+        self.put(
+            "deal_events",
+            *[
+                {
+                    "deal_id": deal_id,
+                    "at": when,
+                    "field": name,
+                    "new_value": value,
+                    "origin": "history",
+                    "seq": next(self.seq),
+                }
+                for name, value in values.items()
+            ],
+        )
+
+
+@pytest.fixture
+def history(put: Rows) -> History:
+    """Deal events for the test's store (see :class:`History`)."""
+    return History(put)

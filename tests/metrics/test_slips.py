@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
-from itertools import count
 from typing import Any
 
 import numpy as np
@@ -33,39 +32,6 @@ Q1, Q2, Q3 = (Period.parse(f"2024-Q{q}") for q in (1, 2, 3))
 AS_OF = datetime(2024, 8, 15, 12)  # in Q3 2024
 
 
-class History:
-    """Writes deal_events rows in the order given, numbering ``seq`` as it goes."""
-
-    def __init__(self, put: Rows) -> None:
-        self.put = put
-        self.seq = count(1)
-
-    def __call__(self, deal_id: str, when: datetime | date, **values: str | None) -> None:
-        """One step: each keyword is a field (stage, amount, close_date, owner_id) and its new
-        value. A date means noon that day."""
-        if not isinstance(when, datetime):
-            when = datetime.combine(when, datetime.min.time()) + timedelta(hours=12)
-        self.put(
-            "deal_events",
-            *[
-                {
-                    "deal_id": deal_id,
-                    "at": when,
-                    "field": name,
-                    "new_value": value,
-                    "origin": "history",
-                    "seq": next(self.seq),
-                }
-                for name, value in values.items()
-            ],
-        )
-
-
-@pytest.fixture
-def history(put: Rows) -> History:
-    return History(put)
-
-
 def D(text: str) -> date:
     return date.fromisoformat(text)
 
@@ -90,7 +56,7 @@ def outcomes(promise: PeriodPromise) -> dict[str, str]:
 
 
 @pytest.fixture
-def slips(put: Rows, deal: DealFactory, history: History) -> None:
+def slips(put: Rows, deal: DealFactory, history: Rows) -> None:
     """Close-date histories, as of Aug 15 2024 (Q3):
 
     S2  due Mar 20 (Q1); Mar 25 -> May 15 (Q2, slip); Jun 20 -> Jun 28 (same quarter);
@@ -238,7 +204,7 @@ def test_no_slips(store: Store) -> None:
 
 
 @pytest.fixture
-def promises(put: Rows, deal: DealFactory, history: History) -> None:
+def promises(put: Rows, deal: DealFactory, history: Rows) -> None:
     """Deals due in Q2 and Q3 2024, seen on Aug 15 2024.
 
     A  Mar 1, u1: Proposal 1,000 due May 15; won May 20 at 1,100, close date May 20;

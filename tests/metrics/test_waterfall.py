@@ -43,36 +43,6 @@ def at(day: int, hour: int = 12) -> datetime:
     return datetime(2024, 8, day, hour)
 
 
-class History:
-    """Writes deal_events rows in the order given, numbering ``seq`` as it goes."""
-
-    def __init__(self, put: Rows) -> None:
-        self.put = put
-        self.seq = count(1)
-
-    def __call__(self, deal_id: str, when: datetime, **values: str | None) -> None:
-        """One step: each keyword is a field (stage, amount, close_date) and its new value."""
-        self.put(
-            "deal_events",
-            *[
-                {
-                    "deal_id": deal_id,
-                    "at": when,
-                    "field": name,
-                    "new_value": value,
-                    "origin": "history",
-                    "seq": next(self.seq),
-                }
-                for name, value in values.items()
-            ],
-        )
-
-
-@pytest.fixture
-def history(put: Rows) -> History:
-    return History(put)
-
-
 def bar_of(result: Waterfall, name: str) -> dict[str, Decimal]:
     return {d.deal_id: d.amount for d in result.bar(name).deals}
 
@@ -81,7 +51,7 @@ def bar_of(result: Waterfall, name: str) -> dict[str, Decimal]:
 
 
 @pytest.fixture
-def week(put: Rows, deal: DealFactory, history: History) -> None:
+def week(put: Rows, deal: DealFactory, history: Rows) -> None:
     """A week of a pipeline due in Q3, with one deal per kind of move.
 
     A  created Aug 2 (Qualify, 1,000, due Sep 15), won Aug 5 at 1,200 in the same step
@@ -214,7 +184,7 @@ def test_several_windows_to_one_end_read_the_history_once(store: Store) -> None:
 
 
 def test_same_moment_is_one_step_in_seq_order(
-    store: Store, put: Rows, deal: DealFactory, history: History
+    store: Store, put: Rows, deal: DealFactory, history: Rows
 ) -> None:
     put("deals", deal("L", "open", "1.00", date(2024, 9, 1)))
     history("L", JUN1, stage="Qualify", amount="600.00", close_date="2024-09-02")
@@ -238,7 +208,7 @@ def test_same_moment_is_one_step_in_seq_order(
 
 
 def test_pulled_in_earlier_and_pushed_before_the_period(
-    store: Store, put: Rows, deal: DealFactory, history: History
+    store: Store, put: Rows, deal: DealFactory, history: Rows
 ) -> None:
     put("deals", *[deal(d, "open", "1.00", date(2024, 9, 1)) for d in "MNP"])
     # M: due Oct 20 (Q4), pulled in to Sep 25 on Aug 2: pulled in 700
@@ -260,7 +230,7 @@ def test_pulled_in_earlier_and_pushed_before_the_period(
 
 
 def test_won_deal_put_back_to_open_is_pulled_in(
-    store: Store, put: Rows, deal: DealFactory, history: History
+    store: Store, put: Rows, deal: DealFactory, history: Rows
 ) -> None:
     put("deals", deal("W", "open", "1.00", date(2024, 9, 1)))
     history("W", JUN1, stage="Negotiate", amount="5000.00", close_date="2024-07-30")
@@ -272,7 +242,7 @@ def test_won_deal_put_back_to_open_is_pulled_in(
 
 
 def test_lost_in_window_then_reopened_and_won(
-    store: Store, put: Rows, deal: DealFactory, history: History
+    store: Store, put: Rows, deal: DealFactory, history: Rows
 ) -> None:
     put("deals", deal("R", "won", "1.00", date(2024, 9, 1)))
     history("R", JUN1, stage="Qualify", amount="300.00", close_date="2024-09-01")
