@@ -10,22 +10,27 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# pdftoppm (Debian package poppler-utils) turns the PDF brief into PNG pages for its test.
+# Debian packages the tests use, as command:package. pdftoppm turns the PDF brief into PNG
+# pages for its test; chromium is the real browser of the web app's browser tests.
+DEBIAN_TOOLS := pdftoppm:poppler-utils chromium:chromium
+
 $(INSTALLED): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test,postgres,pdf]'
-	@if command -v pdftoppm >/dev/null 2>&1; then :; \
-	else \
+	$(BIN)/python -m pip install --quiet -e '.[test,postgres,pdf,web]'
+	@missing=; for pair in $(DEBIAN_TOOLS); do \
+		command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then sudo=; \
 		elif command -v sudo >/dev/null 2>&1; then sudo=sudo; \
 		else sudo=none; fi; \
 		if [ "$$sudo" = none ]; then \
-			echo "pdftoppm is missing and poppler-utils cannot be installed (not root, no sudo):"; \
-			echo "  run 'apt-get install poppler-utils' as root, or the PDF test is skipped"; \
+			echo "missing Debian packages:$$missing, and they cannot be installed (not root, no sudo):"; \
+			echo "  run 'apt-get install$$missing' as root, or the tests that need them are skipped"; \
 		else \
-			echo "installing poppler-utils (pdftoppm) with $${sudo:+sudo }apt-get"; \
+			echo "installing$$missing with $${sudo:+sudo }apt-get"; \
 			{ $$sudo apt-get update -qq && \
-			  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null; } || \
-			echo "could not install poppler-utils: the PDF test is skipped until pdftoppm is installed"; \
+			  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } || \
+			echo "could not install$$missing: the tests that need them are skipped until they are installed"; \
 		fi; \
 	fi
 	touch $(INSTALLED)
