@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,3 +23,36 @@ def shared_data() -> Path:
     if not SHARED_DATA.exists():
         pytest.skip(f"public data sets not present at {SHARED_DATA}")
     return SHARED_DATA
+
+
+POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
+"""The PostgreSQL server of this machine (trust auth); tests make a database of their own on it."""
+
+
+def postgres_up() -> bool:
+    """Whether the PostgreSQL server answers on 127.0.0.1:5432."""
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped after the test, so that tests
+    running at the same time never share tables."""
+    if not postgres_up():
+        pytest.skip("no PostgreSQL server at 127.0.0.1:5432 (trust auth) to test against")
+    import uuid
+
+    import psycopg
+
+    name = f"qd_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}"')
+    yield f"{POSTGRES_SERVER}/{name}"
+    with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as con:
+        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
