@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,9 +41,9 @@ def postgres_up() -> bool:
         return False
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """The URL of a new, empty PostgreSQL database, dropped after the test, so that tests
+@contextlib.contextmanager
+def new_postgres_database() -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped afterwards, so that tests
     running at the same time never share tables."""
     if not postgres_up():
         pytest.skip("no PostgreSQL server at 127.0.0.1:5432 (trust auth) to test against")
@@ -53,6 +54,22 @@ def postgres_url() -> Iterator[str]:
     name = f"qd_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as con:
         con.execute(f'CREATE DATABASE "{name}"')
-    yield f"{POSTGRES_SERVER}/{name}"
-    with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as con:
-        con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield f"{POSTGRES_SERVER}/{name}"
+    finally:
+        with psycopg.connect(f"{POSTGRES_SERVER}/postgres", autocommit=True) as con:
+            con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A new PostgreSQL database for one test."""
+    with new_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def postgres_database() -> Iterator[str]:
+    """A new PostgreSQL database shared by the tests of one module."""
+    with new_postgres_database() as url:
+        yield url
