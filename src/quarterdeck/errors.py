@@ -2,7 +2,8 @@
 
     QuarterdeckError          every error of this package; ``str(err)`` is the user-facing message
     ├── InputError            the user gave something unreadable: a file, a flag, a date
-    │   └── RejectsExceeded   an import found more bad rows than ``--max-rejects`` allows
+    │   ├── RejectsExceeded   an import found more bad rows than ``--max-rejects`` allows
+    │   └── NotFound          no such record (or none the reader may see): a deal, an item
     ├── DataError             the data is readable but contradicts itself or the store
     ├── ConfigError           a setting, mapping file or database URL is wrong or missing
     │   └── MissingExtra      an optional integration is not installed (says the pip command)
@@ -19,7 +20,10 @@ __all__ = [
     "DataError",
     "InputError",
     "InternalError",
+    "LoginRefused",
     "MissingExtra",
+    "NotAllowed",
+    "NotFound",
     "QuarterdeckError",
     "RejectsExceeded",
 ]
@@ -43,6 +47,29 @@ class RejectsExceeded(InputError):
     def __init__(self, message: str, rejects_path: str | None = None) -> None:
         super().__init__(message)
         self.rejects_path = rejects_path
+
+
+class NotFound(InputError):
+    """The record asked for does not exist, or lies outside what the reader may see (the
+    two are told apart nowhere, so ids cannot be probed)."""
+
+
+class LoginRefused(InputError):
+    """A log-in was refused. The message is the same for an unknown email, a wrong
+    password and a disabled login, so it tells a guesser nothing; ``retry_after`` (seconds)
+    is set while the email or the client is locked out after too many failures."""
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class NotAllowed(InputError):
+    """The viewer's role does not allow the action (``Viewer.can``)."""
+
+    def __init__(self, message: str, action: str | None = None) -> None:
+        super().__init__(message)
+        self.action = action
 
 
 class DataError(QuarterdeckError):

@@ -48,7 +48,7 @@ TRACKED_ARROW_TYPES = {
 }
 """The Arrow type of each tracked field, for importers and history working on Arrow data."""
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -341,6 +341,68 @@ TABLES: dict[str, Table] = {
                 _c("item", "string", "The skill or practice rated.", False),
                 _c("score", "float64", "The score."),
                 _c("at", "timestamp", "When it was rated.", False),
+            ),
+        ),
+        Table(
+            "logins",
+            "People who may log in to the web app: their role and the CRM user they are.",
+            (
+                _c("email", "string", "Email address, lower case: the login's name.", False),
+                _c("name", "string", "Name shown in the app."),
+                _c("role", "string", "admin, ceo, leader, manager, rep or analyst.", False),
+                _c(
+                    "user_id",
+                    "string",
+                    "The CRM user (users.user_id) this login is: whose deals a rep sees.",
+                ),
+                _c("password_hash", "string", "The password's argon2 hash (never the password)."),
+                _c("disabled", "boolean", "The login may no longer log in."),
+                _c("created_at", "timestamp", "When the login was added."),
+                _c("updated_at", "timestamp", "When the login last changed."),
+                _c("last_login_at", "timestamp", "When it last logged in."),
+            ),
+            ("email",),
+        ),
+        Table(
+            "login_sessions",
+            "Web sessions: who is logged in, until when (the token itself is never kept).",
+            (
+                _c("token_hash", "string", "SHA-256 of the session token, in hex.", False),
+                _c("email", "string", "The login the session belongs to.", False),
+                _c("csrf", "string", "The session's CSRF token, sent back with every change."),
+                _c("created_at", "timestamp", "When the session was opened."),
+                _c("last_seen_at", "timestamp", "When the session was last used."),
+                _c("expires_at", "timestamp", "When the session ends whatever happens."),
+                _c("closed_at", "timestamp", "When it was logged out; empty while open."),
+            ),
+            ("token_hash",),
+        ),
+        Table(
+            "login_failures",
+            "Failed log-ins, kept a while to throttle guessing (per email and per client).",
+            (
+                _c("email", "string", "The email tried, lower case (known or not).", False),
+                _c("client", "string", "Where the attempt came from, such as an IP address."),
+                _c("at", "timestamp", "When it failed.", False),
+            ),
+        ),
+        Table(
+            "audit_log",
+            "Every change to items, calls, meetings, targets, settings and logins.",
+            (
+                _c("seq", "int64", "Order of writing.", False),
+                _c("at", "timestamp", "When the change was made.", False),
+                _c("who", "string", "Who made it: the login's email, or the name given."),
+                _c(
+                    "kind",
+                    "string",
+                    "What changed: item, call, meeting, target, setting or login.",
+                    False,
+                ),
+                _c("object_id", "string", "Which one: item id, call id, setting key..."),
+                _c("action", "string", "add, update, note, close, hold, set, unset..."),
+                _c("before", "string", "The object before the change, as JSON; empty if new."),
+                _c("after", "string", "The object after the change, as JSON; empty if removed."),
             ),
         ),
         Table(

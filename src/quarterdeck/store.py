@@ -4,30 +4,37 @@ A ``Store`` holds one Ibis backend (a DuckDB file by default, PostgreSQL or anot
 backend by URL), keeps the canonical schema at the current version, and offers the few
 writing primitives the importer needs, all inside one transaction. Everything above it
 works with Ibis expressions, so the same metric code runs on every engine.
+
+A store can be *scoped* (``store.scoped(scope)``): a view over the same connection whose
+``table(name)`` returns only the rows the scope lets through. Every read of the layers
+above goes through ``table``, so a scope given here narrows every metric, report and
+record at once (``quarterdeck.access.scope`` holds the rule of who sees what).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import itertools
 import os
 import re
 import warnings
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
+import sqlglot
 from ibis.backends.sql.datatypes import DuckDBType
 
 from quarterdeck.errors import ConfigError, DataError, MissingExtra
 from quarterdeck.model import SCHEMA_VERSION, TABLES
 
-__all__ = ["DEFAULT_DB", "Store"]
+__all__ = ["DEFAULT_DB", "Scope", "Store"]
 
 DEFAULT_DB = "quarterdeck.duckdb"
 
@@ -44,7 +51,8 @@ def _create_all(store: Store) -> None:
 
 def _add_missing(store: Store) -> None:
     """Create tables and columns the database lacks (version 2: the meeting record and
-    settings; version 3: saved forecasts). Idempotent, so it is safe after ``_create_all`` built the latest shape."""
+    settings; version 3: saved forecasts; version 4: logins, sessions, failed log-ins and
+    the audit log). Idempotent, so it is safe after ``_create_all`` built the latest shape."""
     existing = set(store.backend.list_tables())
     for table in TABLES.values():
         if table.name not in existing:
@@ -59,7 +67,12 @@ def _add_missing(store: Store) -> None:
                 )
 
 
-MIGRATIONS: dict[int, Migration] = {1: _create_all, 2: _add_missing, 3: _add_missing}
+MIGRATIONS: dict[int, Migration] = {
+    1: _create_all,
+    2: _add_missing,
+    3: _add_missing,
+    4: _add_missing,
+}
 """Schema version -> the step that brings the previous version to it. Append, never edit."""
 
 
@@ -87,17 +100,56 @@ class Target:
         return self.engine == "duckdb" and self.location != ":memory:"
 
 
+class Scope(Protocol):
+    """Which rows of each table a scoped store lets through (see ``Store.scoped``)."""
+
+    @property
+    def key(self) -> Hashable:
+        """Names the scope in cache keys, so results of two scopes never mix."""
+
+    def narrow(self, name: str, table: ir.Table, store: Store) -> ir.Table:
+        """The rows of canonical table ``name`` (``table``, unnarrowed) the scope lets
+        through; ``store`` is the unscoped store, to read what it narrows by."""
+
+
+@dataclass
+class _Shared:
+    """What a store and its scoped views share: one connection's transaction and cache."""
+
+    in_transaction: bool = False
+    cache: dict[tuple[Any, ...], ir.Table] = field(default_factory=dict)
+    temp_names: Iterator[int] = field(default_factory=itertools.count)
+
+
 class Store:
     """A connection to one Quarterdeck database, at the current schema version."""
+
+    scope: Scope | None = None
+    """None for the whole database; else the scope every ``table`` read is narrowed to."""
 
     def __init__(self, db: str | os.PathLike[str] | None = None, *, read_only: bool = False):
         self.target = Target.parse(db)
         self.read_only = read_only
         self.backend = self._connect()
-        self._temp_names = itertools.count()
-        self._in_transaction = False
-        self._cache: dict[tuple[Any, ...], ir.Table] = {}
+        self._shared = _Shared()
+        self._root = self
         self._migrate()
+
+    def scoped(self, scope: Scope) -> Store:
+        """A view of this store over the same connection whose reads ``scope`` narrows.
+
+        Writes through the view write the database as the store does (callers check
+        what a viewer may write before they write); closing the view leaves the
+        connection open.
+        """
+        view = copy.copy(self._root)
+        view.scope = scope
+        return view
+
+    @property
+    def unscoped(self) -> Store:
+        """The store this view was made from (itself when it is not a view)."""
+        return self._root
 
     # -- connection ---------------------------------------------------------------------
 
@@ -146,6 +198,8 @@ class Store:
             ) from exc
 
     def close(self) -> None:
+        if self._root is not self:
+            return  # a scoped view: the connection belongs to the store it came from
         with contextlib.suppress(Exception):
             self.backend.disconnect()
 
@@ -203,10 +257,14 @@ class Store:
     # -- reading ------------------------------------------------------------------------
 
     def table(self, name: str) -> ir.Table:
-        """The canonical table ``name`` as an Ibis expression."""
+        """The canonical table ``name`` as an Ibis expression (narrowed to the store's
+        scope when it has one: the one place reads are narrowed)."""
         if name not in TABLES:
             raise KeyError(name)
-        return self.backend.table(name)
+        table = self.backend.table(name)
+        if self.scope is None:
+            return table
+        return self.scope.narrow(name, table, self._root)
 
     def to_arrow(self, expr: ir.Expr) -> pa.Table:
         result = self.backend.to_pyarrow(expr)
@@ -255,14 +313,19 @@ class Store:
     # -- writing ------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        """All writes inside land together or not at all (even if the process is killed)."""
-        if self._in_transaction:
+    def transaction(self, *, keep_cache: bool = False) -> Iterator[None]:
+        """All writes inside land together or not at all (even if the process is killed).
+
+        ``keep_cache``: the writes touch no table a remembered result was built from
+        (logins, sessions), so what :meth:`remember` kept stays valid."""
+        shared = self._shared
+        if shared.in_transaction:
             yield
             return
-        self.forget()
+        if not keep_cache:
+            self.forget()
         self.backend.raw_sql("BEGIN TRANSACTION")
-        self._in_transaction = True
+        shared.in_transaction = True
         try:
             yield
         except BaseException:
@@ -271,27 +334,31 @@ class Store:
         else:
             self.backend.raw_sql("COMMIT")
         finally:
-            self._in_transaction = False
+            shared.in_transaction = False
 
     def remember(self, key: tuple[Any, ...], build: Callable[[], ir.Table]) -> ir.Table:
         """The result of ``build()`` kept in a temporary table under ``key`` until the next
         write, so that several metrics of one report share one costly computation (such as
-        every deal's state at a past moment)."""
-        if key not in self._cache:
-            name = f"_qd_cache_{os.getpid()}_{next(self._temp_names)}"
-            self._cache[key] = self.backend.create_table(name, obj=build(), temp=True)
-        return self._cache[key]
+        every deal's state at a past moment). The key is the store's scope's with ``key``:
+        a scoped view never reads what another scope (or the whole database) kept."""
+        cache = self._shared.cache
+        full = (None if self.scope is None else self.scope.key, *key)
+        if full not in cache:
+            name = f"_qd_cache_{os.getpid()}_{next(self._shared.temp_names)}"
+            cache[full] = self.backend.create_table(name, obj=build(), temp=True)
+        return cache[full]
 
     def forget(self) -> None:
         """Drop what :meth:`remember` kept (called before every write)."""
-        for table in self._cache.values():
+        cache = self._shared.cache
+        for table in cache.values():
             with contextlib.suppress(Exception):
                 self.backend.drop_table(table.get_name(), force=True)
-        self._cache.clear()
+        cache.clear()
 
     def stage(self, data: pa.Table) -> ir.Table:
         """Put in-memory rows into a temporary table for the engine to join against."""
-        name = f"_qd_stage_{os.getpid()}_{next(self._temp_names)}"
+        name = f"_qd_stage_{os.getpid()}_{next(self._shared.temp_names)}"
         return self.backend.create_table(name, obj=data, temp=True, overwrite=True)
 
     def insert(
@@ -299,12 +366,16 @@ class Store:
         table: str,
         rows: ir.Table | pa.Table,
         constants: Mapping[str, str | int] | None = None,
+        *,
+        keep_cache: bool = False,
     ) -> None:
         """Append rows (an expression over this store, or Arrow data) to a canonical table.
 
         ``constants`` fills columns that hold one value for every row, without building them.
+        ``keep_cache`` as for :meth:`transaction`.
         """
-        self.forget()
+        if not keep_cache:
+            self.forget()
         columns = TABLES[table].column_names
         constants = dict(constants or {})
         if isinstance(rows, pa.Table) and self.target.engine == "duckdb":
@@ -355,14 +426,83 @@ class Store:
         """Delete rows of ``table`` whose key appears in ``keys`` (used to replace rows)."""
         key = TABLES[table].key
         staged = keys.select(*key).distinct()
-        name = f"_qd_keys_{os.getpid()}_{next(self._temp_names)}"
+        name = f"_qd_keys_{os.getpid()}_{next(self._shared.temp_names)}"
         self.backend.create_table(name, obj=staged, temp=True, overwrite=True)
         condition = " AND ".join(f'"{table}"."{k}" = "{name}"."{k}"' for k in key)
         self.backend.raw_sql(f'DELETE FROM "{table}" USING "{name}" WHERE {condition}')
         self.backend.drop_table(name, force=True)
 
+    def update(
+        self,
+        table: str,
+        where: Mapping[str, Any],
+        values: Mapping[str, Any],
+        *,
+        keep_cache: bool = False,
+    ) -> None:
+        """Set ``values`` (column -> Python value) on the rows of ``table`` whose columns
+        equal ``where``: one UPDATE statement, so two writers at once never duplicate a
+        row as a delete and an insert could. ``keep_cache`` as for :meth:`transaction`."""
+        if not values:
+            raise ValueError(f"update of {table}: nothing to set")
+        exp = sqlglot.exp
+        statement = exp.Update(
+            this=exp.to_table(table, quoted=True),
+            expressions=[
+                exp.EQ(this=self._column(table, c), expression=exp.convert(v))
+                for c, v in values.items()
+            ],
+            where=exp.Where(this=self._condition(table, where, {})),
+        )
+        self._execute(statement, keep_cache)
+
+    def delete(
+        self,
+        table: str,
+        where: Mapping[str, Any],
+        *,
+        before: Mapping[str, Any] | None = None,
+        keep_cache: bool = False,
+    ) -> None:
+        """Delete the rows of ``table`` whose columns equal ``where`` and lie below
+        ``before`` (column -> value), in one statement."""
+        exp = sqlglot.exp
+        condition = self._condition(table, where, before or {})
+        statement = exp.Delete(
+            this=exp.to_table(table, quoted=True), where=exp.Where(this=condition)
+        )
+        self._execute(statement, keep_cache)
+
+    def _column(self, table: str, name: str) -> sqlglot.exp.Column:
+        if name not in TABLES[table].column_names:
+            raise ValueError(f"{table} has no column {name!r}")
+        return sqlglot.exp.column(name, quoted=True)
+
+    def _condition(
+        self, table: str, equal: Mapping[str, Any], below: Mapping[str, Any]
+    ) -> sqlglot.exp.Condition:
+        exp = sqlglot.exp
+        parts: list[exp.Condition] = [
+            self._column(table, c).eq(exp.convert(v)) for c, v in equal.items()
+        ]
+        parts += [
+            exp.LT(this=self._column(table, c), expression=exp.convert(v)) for c, v in below.items()
+        ]
+        if not parts:
+            raise ValueError(f"a statement on {table} needs a condition")
+        return exp.and_(*parts)
+
+    def _execute(self, statement: sqlglot.exp.Expression, keep_cache: bool) -> None:
+        if not keep_cache:
+            self.forget()
+        result = self.backend.raw_sql(statement.sql(dialect=self.backend.name))
+        if self.target.engine == "postgres":
+            result.close()
+
     def next_value(self, table: str, column: str) -> int:
-        value = self.backend.execute(self.table(table)[column].max())
+        """The largest ``column`` of ``table`` in the whole database (a scoped view too
+        reads past its scope here: new ids and sequence numbers must never collide)."""
+        value = self.backend.execute(self.backend.table(table)[column].max())
         return 0 if value is None else int(value)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -11,7 +12,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from quarterdeck import meeting as meeting_record
-from quarterdeck.errors import InputError
+from quarterdeck import planning
+from quarterdeck.access import audit as audit_log
+from quarterdeck.access import logins as access_logins
+from quarterdeck.access import sessions as access_sessions
+from quarterdeck.access.audit import AuditedSettings, AuditEntry
+from quarterdeck.access.logins import Login
+from quarterdeck.access.roles import Viewer
+from quarterdeck.access.scope import ViewerScope, item_visible, scope_for
+from quarterdeck.access.sessions import Session
+from quarterdeck.errors import InputError, NotAllowed
 from quarterdeck.importer import ImportRequest, ImportResult, run_import
 from quarterdeck.metrics import (
     BigDeals,
@@ -38,11 +48,12 @@ from quarterdeck.periods import PERIOD_KINDS, Period
 from quarterdeck.report.brief import Brief, build_brief
 from quarterdeck.report.brief_document import brief_document
 from quarterdeck.report.document import Document
-from quarterdeck.settings import Settings
 from quarterdeck.store import Store
 
 if TYPE_CHECKING:
+    from quarterdeck.browse import DealFilter, DealListing, DealRecord, ImportLine
     from quarterdeck.forecast import Backtest, PeriodForecast
+    from quarterdeck.forecast.saved import SavedForecast
 
 __all__ = ["Status", "Workspace"]
 
@@ -84,7 +95,13 @@ class Status:
 
 
 class Workspace:
-    """A Quarterdeck database and the jobs done on it."""
+    """A Quarterdeck database and the jobs done on it.
+
+    ``viewer`` is None for the whole database (the CLI, a notebook); a workspace from
+    ``as_viewer`` sees and changes only what its viewer may (see ``quarterdeck.access``).
+    """
+
+    viewer: Viewer | None = None
 
     def __init__(self, db: str | os.PathLike[str] | None = None, *, read_only: bool = False):
         self.store = Store(db, read_only=read_only)
@@ -118,7 +135,7 @@ class Workspace:
             max_rejects=max_rejects,
             date_order=date_order,
         )
-        return run_import(self.store, request, progress)
+        return run_import(self._writable("import"), request, progress)
 
     # -- metrics ------------------------------------------------------------------------
 
@@ -247,7 +264,8 @@ class Workspace:
             targets_by={by: {k: float(v) for k, v in goals[by].items()} for by in GROUPS},
         )
         if save:
-            save_forecast(self.store, result, now)
+            # A narrowed view's forecast is not the company's: only a full view saves one.
+            save_forecast(self._writable("see_all"), result, now)
         return result
 
     def backtest(
@@ -330,8 +348,15 @@ class Workspace:
     ) -> meeting_record.Item:
         """Raise a risk, initiative, issue or action in a meeting (default: the current
         one); linked deals must exist. Returns the item with its id (I-1, I-2, ...)."""
+        store = self._writable("edit_items")
+        if self.viewer is not None and not self.viewer.sees_all and owner is None:
+            owner = self.viewer.user_id or self.viewer.email  # a rep's item is theirs
         request = meeting_record.NewItem(kind, title, owner, side, due, deals, metric, week)
-        return meeting_record.add_item(self.store, request, by=by, now=now)
+        with store.transaction():
+            self._check_item_scope(owner, deals)
+            item = meeting_record.add_item(store, request, by=by, now=now)
+            self._audit("item", item.item_id, "add", by, None, item.as_dict(), item.created_at)
+        return item
 
     def update_item(
         self,
@@ -344,13 +369,24 @@ class Workspace:
     ) -> meeting_record.ItemChange:
         """Change an item's kind, title, owner, side, status, due, deals or metric; each
         field that differs is recorded with who, when, the old and the new value."""
-        return meeting_record.update_item(self.store, item_id, changes, by=by, now=now, note=note)
+        store = self._writable("edit_items")
+        with store.transaction():
+            before = self._visible_item(item_id)
+            change = meeting_record.update_item(store, item_id, changes, by=by, now=now, note=note)
+            self._audit_item_change(before, change, "update", by)
+        return change
 
     def note_item(
         self, item_id: str, text: str, *, by: str, now: datetime | None = None
     ) -> meeting_record.ItemUpdate:
         """Record a progress note on an item."""
-        return meeting_record.note_item(self.store, item_id, text, by=by, now=now)
+        store = self._writable("edit_items")
+        with store.transaction():
+            before = self._visible_item(item_id)
+            update = meeting_record.note_item(store, item_id, text, by=by, now=now)
+            after = before.as_dict() | {"note": update.new_value}
+            self._audit("item", before.item_id, "note", by, before.as_dict(), after, update.at)
+        return update
 
     def close_item(
         self,
@@ -362,7 +398,12 @@ class Workspace:
         now: datetime | None = None,
     ) -> meeting_record.ItemChange:
         """Mark an open item done or dropped, with an optional note."""
-        return meeting_record.close_item(self.store, item_id, status, by=by, note=note, now=now)
+        store = self._writable("edit_items")
+        with store.transaction():
+            before = self._visible_item(item_id)
+            change = meeting_record.close_item(store, item_id, status, by=by, note=note, now=now)
+            self._audit_item_change(before, change, "close", by)
+        return change
 
     def item(self, item_id: str, *, now: datetime | None = None) -> meeting_record.ItemView:
         """One item as it is now, with its linked deals and its whole history."""
@@ -372,7 +413,15 @@ class Workspace:
         self, week: meeting_record.WeekLike = None, *, now: datetime | None = None
     ) -> meeting_record.Meeting:
         """Mark a meeting (default: this week's) held now; its notes are frozen from then."""
-        return meeting_record.mark_held(self.store, week, now)
+        store = self._writable("hold_meeting")
+        with store.transaction():
+            before = meeting_record.meeting(store, meeting_record.week_of(week, now), now)
+            held = meeting_record.mark_held(store, week, now)
+            when = held.held_at
+            self._audit(
+                "meeting", held.meeting_id, "hold", None, before.as_dict(), held.as_dict(), when
+            )
+        return held
 
     def set_notes(
         self,
@@ -384,7 +433,14 @@ class Workspace:
     ) -> meeting_record.Meeting:
         """Write a meeting's decisions and notes (default: this week's meeting), or add a
         line to them with ``append``; refused once the meeting is held."""
-        return meeting_record.set_notes(self.store, week, text, now, append=append)
+        store = self._writable("hold_meeting")
+        with store.transaction():
+            before = meeting_record.meeting(store, meeting_record.week_of(week, now), now)
+            after = meeting_record.set_notes(store, week, text, now, append=append)
+            self._audit(
+                "meeting", after.meeting_id, "notes", None, before.as_dict(), after.as_dict(), now
+            )
+        return after
 
     def record_call(
         self,
@@ -398,8 +454,12 @@ class Workspace:
     ) -> meeting_record.ForecastCall:
         """Record a forecast call for a period (default: the quarter of ``now``): commit
         and best case, both cumulative (closed won included), 0 <= commit <= best case."""
+        store = self._writable("call_forecast")
         request = meeting_record.NewCall(commit, best_case, period, note)
-        return meeting_record.record_call(self.store, request, by=by, now=now)
+        with store.transaction():
+            call = meeting_record.record_call(store, request, by=by, now=now)
+            self._audit("call", call.call_id, "record", by, None, call.as_dict(), call.called_at)
+        return call
 
     def calls(self, period: str | Period | None = None) -> meeting_record.ForecastCalls:
         """Forecast calls for a period (all when None) in time order, and the latest per
@@ -408,12 +468,44 @@ class Workspace:
 
     # -- end of meeting record ----------------------------------------------------------
 
+    # -- browsing (the web app's deal, pipeline and import pages) -------------------------
+
+    def deals(self, request: DealFilter | None = None, limit: int | None = None) -> DealListing:
+        """Deals by team, owner, segment, motion, stage, status or ids, largest first."""
+        from quarterdeck.browse import LISTING_LIMIT, DealFilter, deal_listing
+
+        return deal_listing(self.store, request or DealFilter(), limit or LISTING_LIMIT)
+
+    def deal(self, deal_id: str) -> DealRecord:
+        """One deal as it stands, with its whole history; NotFound if there is none."""
+        from quarterdeck.browse import deal_record
+
+        return deal_record(self.store, deal_id)
+
+    def imports(self, limit: int = 100) -> tuple[ImportLine, ...]:
+        """The import log, newest first."""
+        from quarterdeck.browse import import_log
+
+        return import_log(self.store, limit)
+
+    def latest_forecast(
+        self, period: str | Period | None = None, as_of: datetime | None = None
+    ) -> SavedForecast | None:
+        """The latest saved forecast of ``period`` (default: the current quarter) made from
+        data no later than ``as_of`` (default: the data's moment); None if none was saved."""
+        from quarterdeck.forecast.saved import latest_forecast
+
+        moment = self.moment(as_of)
+        chosen = self.period(period) if period else Period.containing(moment.date(), "quarter")
+        return latest_forecast(self.store, chosen, moment)
+
     # -- settings and the brief -----------------------------------------------------------
 
     @property
-    def settings(self) -> Settings:
-        """The database's settings (risk thresholds, target mix...): read, set, unset."""
-        return Settings(self.store)
+    def settings(self) -> AuditedSettings:
+        """The database's settings (risk thresholds, target mix...): read, set, unset;
+        every change is audited (and needs ``edit_settings`` in a viewer's workspace)."""
+        return AuditedSettings(self.store, self.viewer)
 
     def brief(
         self,
@@ -430,6 +522,228 @@ class Workspace:
         """``brief`` laid out as a report Document, ready to render as HTML, Markdown, PDF
         or JSON (``quarterdeck.report.render``)."""
         return brief_document(self.store, brief)
+
+    # -- access -------------------------------------------------------------------------
+    # Logins, sessions, the viewer's view of the data, targets and the audit log
+    # (quarterdeck.access). A workspace made by ``as_viewer`` reads through a scoped store
+    # and writes through the whole one, once ``_writable`` found the action allowed.
+
+    def as_viewer(self, viewer: Viewer) -> Workspace:
+        """The same database seen through ``viewer``'s eyes: every read narrowed to what
+        the viewer may see (``quarterdeck.access.scope``), every change checked against
+        the viewer's role and audited under the viewer's email. Cheap: one read of
+        ``users``; the connection is shared (closing the view leaves it open)."""
+        if not isinstance(viewer, Viewer):
+            raise InputError(f"as_viewer needs a Viewer, not {viewer!r}")
+        whole = self.store.unscoped
+        view = copy.copy(self)
+        view.store = whole.scoped(scope_for(whole, viewer))
+        view.viewer = viewer
+        return view
+
+    def _writable(self, action: str) -> Store:
+        """The whole store, to write through, once the viewer (if any) may do ``action``."""
+        if self.viewer is not None:
+            self.viewer.require(action)
+        return self.store.unscoped
+
+    def _who(self, by: str | None) -> str:
+        """Who the audit log names: the viewer's email, else ``by`` (or the OS user)."""
+        if self.viewer is not None:
+            return self.viewer.who
+        return audit_log.local_user(by)
+
+    def _audit(
+        self,
+        kind: str,
+        object_id: str | None,
+        action: str,
+        by: str | None,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+        at: datetime | None,
+    ) -> None:
+        audit_log.record(
+            self.store.unscoped,
+            kind,
+            object_id,
+            action,
+            who=self._who(by),
+            before=before,
+            after=after,
+            at=at,
+        )
+
+    def _scope(self) -> ViewerScope | None:
+        """The narrowing scope of a rep's or manager's view, else None."""
+        scope = self.store.scope
+        if isinstance(scope, ViewerScope) and not scope.viewer.sees_all:
+            return scope
+        return None
+
+    def _visible_item(self, item_id: str) -> meeting_record.Item:
+        """The item as it is, if the viewer sees it (else the same error as no item)."""
+        return meeting_record.items.load_item(self.store, item_id)
+
+    def _check_item_scope(self, owner: str | None, deals: Sequence[str] | str) -> None:
+        """Refuse an item a rep or manager could not see: linked deals outside their
+        deals read as unknown (ids cannot be probed), and the item must be theirs or be
+        about their deals."""
+        scope = self._scope()
+        if scope is None:
+            return
+        ids = meeting_record.items._deal_ids(deals)
+        table = self.store.table("deals")
+        found = {
+            r["deal_id"]
+            for r in self.store.to_arrow(
+                table.filter(table.deal_id.isin(list(ids) or [""])).select("deal_id")
+            ).to_pylist()
+        }
+        unknown = [d for d in ids if d not in found]
+        if unknown:
+            names = ", ".join(repr(d) for d in unknown)
+            noun = "deal" if len(unknown) == 1 else "deals"
+            raise InputError(f"unknown {noun} {names}: no deal with that id in the database")
+        if not item_visible(owner, ids, scope.people, found):
+            raise NotAllowed(
+                f"a {scope.viewer.role} may raise or change items that are theirs or about "
+                "their deals only",
+                action="edit_items",
+            )
+
+    def _audit_item_change(
+        self,
+        before: meeting_record.Item,
+        change: meeting_record.ItemChange,
+        action: str,
+        by: str,
+    ) -> None:
+        if not change.updates:
+            return
+        item = change.item
+        if self._scope() is not None:
+            self._check_item_scope(item.owner, item.deal_ids)
+        after = item.as_dict()
+        notes = [u.new_value for u in change.updates if u.is_note]
+        if notes:
+            after["note"] = notes[-1]
+        self._audit("item", item.item_id, action, by, before.as_dict(), after, item.updated_at)
+
+    # logins
+
+    def add_login(
+        self,
+        email: str,
+        password: str,
+        role: str,
+        *,
+        user_id: str | None = None,
+        name: str | None = None,
+        by: str,
+        now: datetime | None = None,
+    ) -> Login:
+        """Add a login (admin only in a viewer's workspace); the password (at least 10
+        characters) is kept as an argon2 hash. A rep or manager needs its CRM user id."""
+        store = self._writable("manage_users")
+        return access_logins.add_login(
+            store, email, password, role, user_id=user_id, name=name, by=self._who(by), now=now
+        )
+
+    def logins(self) -> list[Login]:
+        """Every login, by email (admin only in a viewer's workspace)."""
+        return access_logins.logins(self._writable("manage_users"))
+
+    def update_login(
+        self,
+        email: str,
+        *,
+        role: str | None = None,
+        user_id: str | None = None,
+        name: str | None = None,
+        password: str | None = None,
+        disabled: bool | None = None,
+        by: str,
+        now: datetime | None = None,
+    ) -> Login:
+        """Change a login's role, CRM user, name, password or disabled flag (admin only in
+        a viewer's workspace). Disabling it or changing its password ends its sessions."""
+        store = self._writable("manage_users")
+        return access_logins.update_login(
+            store,
+            email,
+            role=role,
+            user_id=user_id,
+            name=name,
+            password=password,
+            disabled=disabled,
+            by=self._who(by),
+            now=now,
+        )
+
+    def log_in(
+        self, email: str, password: str, *, client: str = "", now: datetime | None = None
+    ) -> Viewer:
+        """The viewer whose email and password these are; LoginRefused (one message for
+        any mistake) otherwise, or while the email or the client is locked out after too
+        many failures (``quarterdeck.access.logins``)."""
+        return access_logins.log_in(self.store.unscoped, email, password, client=client, now=now)
+
+    def open_session(self, viewer: Viewer, *, now: datetime | None = None) -> Session:
+        """A new session for ``viewer``: its token (kept only hashed), CSRF token, expiry."""
+        return access_sessions.open_session(self.store.unscoped, viewer, now)
+
+    def session(self, token: str, *, now: datetime | None = None) -> tuple[Viewer, Session] | None:
+        """The viewer and session of a session token, or None if unknown or ended."""
+        return access_sessions.session(self.store.unscoped, token, now)
+
+    def close_session(self, token: str, *, now: datetime | None = None) -> None:
+        """End the session of ``token`` (log-out)."""
+        access_sessions.close_session(self.store.unscoped, token, now)
+
+    # targets and the audit log
+
+    def set_target(
+        self,
+        period: str | Period,
+        amount: Decimal | int | str | None,
+        *,
+        scope: str = "company",
+        scope_id: str = "",
+        by: str,
+        now: datetime | None = None,
+    ) -> planning.TargetLine | None:
+        """Set (None: remove) the target of ``period`` for the company or a team, rep,
+        segment or motion; audited. Returns the target as set."""
+        store = self._writable("edit_settings")
+        chosen = self.period(period)
+        with store.transaction():
+            before, after = planning.set_target(
+                store, chosen, amount, scope=scope, scope_id=scope_id
+            )
+            if before != after:
+                line = after or before
+                assert line is not None
+                self._audit(
+                    "target",
+                    line.key,
+                    "set" if after is not None else "unset",
+                    by,
+                    None if before is None else before.as_dict(),
+                    None if after is None else after.as_dict(),
+                    now,
+                )
+        return after
+
+    def targets(self, period: str | Period | None = None) -> list[planning.TargetLine]:
+        """The targets the viewer sees (inside ``period`` when given)."""
+        chosen = None if period is None else self.period(period)
+        return planning.targets(self.store, chosen)
+
+    def audit(self, limit: int = 100, kind: str | None = None) -> list[AuditEntry]:
+        """The latest changes (of one ``kind``: item, call, meeting, target, setting,
+        login), newest first. A rep or manager sees none."""
+        return audit_log.entries(self.store, limit, kind)
 
 
 def _money(value: object) -> Decimal:
