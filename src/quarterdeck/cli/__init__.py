@@ -12,6 +12,7 @@ import sys
 import typer
 
 from quarterdeck.cli import brief, data, forecast, meeting, metrics  # noqa: F401  (registers commands)
+from quarterdeck.cli import serve  # noqa: F401  (registers `quarterdeck serve`)
 from quarterdeck.cli.common import app, err
 from quarterdeck.errors import InternalError, QuarterdeckError
 
