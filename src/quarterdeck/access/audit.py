@@ -9,22 +9,41 @@ their hashes are never written here.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import pyarrow as pa
+
 from quarterdeck.access.roles import Viewer
 from quarterdeck.errors import InputError
-from quarterdeck.meeting.tables import insert_rows, moment, read_rows
+from quarterdeck.meeting.tables import moment, read_rows
+from quarterdeck.model import TABLES
 from quarterdeck.settings import Settings
 from quarterdeck.store import Store
 
-__all__ = ["KINDS", "AuditEntry", "AuditedSettings", "entries", "local_user", "record"]
+__all__ = [
+    "KINDS",
+    "AuditEntry",
+    "AuditedSettings",
+    "append_rows",
+    "entries",
+    "local_user",
+    "record",
+]
 
 KINDS = ("item", "call", "meeting", "target", "setting", "login")
 """What the audit log records changes of."""
+
+
+def append_rows(store: Store, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Append ``rows`` (dicts; missing columns null) to one of the access tables, keeping
+    the store's cache: no remembered result is built from logins, sessions or the log."""
+    schema = TABLES[table].schema.to_pyarrow()
+    data = pa.Table.from_pylist([dict(r) for r in rows], schema=schema)
+    store.insert(table, data, keep_cache=True)
 
 
 def _plain(value: Any) -> Any:
@@ -118,7 +137,7 @@ def record(
             "before": _json(before),
             "after": _json(after),
         }
-        insert_rows(store, "audit_log", [row], keep_cache=True)
+        append_rows(store, "audit_log", [row])
     return AuditEntry.from_row(row)
 
 

@@ -24,10 +24,11 @@ from typing import Any
 import ibis
 
 from quarterdeck.access import audit
+from quarterdeck.access.audit import append_rows
 from quarterdeck.access.passwords import hash_password, verify_password
 from quarterdeck.access.roles import Viewer, check_role
 from quarterdeck.errors import DataError, InputError, LoginRefused
-from quarterdeck.meeting.tables import insert_rows, moment, read_rows
+from quarterdeck.meeting.tables import moment, read_rows
 from quarterdeck.store import Store
 
 __all__ = [
@@ -178,11 +179,10 @@ def add_login(
     with store.transaction(keep_cache=True):
         if _row(store, key) is not None:
             raise DataError(f"a login for {key} exists already: change it with `users set`")
-        insert_rows(
+        append_rows(
             store,
             "logins",
             [login.as_dict() | _times(login) | {"password_hash": hashed}],
-            keep_cache=True,
         )
         audit.record(store, "login", key, "add", who=who, before=None, after=login.as_dict(), at=at)
     return login
@@ -322,11 +322,10 @@ def _fail(store: Store, email: str, client: str, now: datetime) -> None:
         old = failures.filter(failures.at < ibis.literal(now - KEEP_FAILURES, "timestamp"))
         if store.scalar(old.count()):
             store.delete("login_failures", {}, before={"at": now - KEEP_FAILURES}, keep_cache=True)
-        insert_rows(
+        append_rows(
             store,
             "login_failures",
             [{"email": email, "client": client, "at": now}],
-            keep_cache=True,
         )
 
 

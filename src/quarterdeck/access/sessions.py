@@ -20,9 +20,10 @@ from typing import Any
 
 import ibis
 
+from quarterdeck.access.audit import append_rows
 from quarterdeck.access.logins import Login, viewer_of
 from quarterdeck.access.roles import Viewer
-from quarterdeck.meeting.tables import insert_rows, moment, read_rows
+from quarterdeck.meeting.tables import moment, read_rows
 from quarterdeck.store import Store
 
 __all__ = ["IDLE", "LIFETIME", "TOUCH", "Session", "close_session", "open_session", "session"]
@@ -90,7 +91,7 @@ def open_session(store: Store, viewer: Viewer, now: datetime | None = None) -> S
         if store.scalar(ended.count()):
             store.delete("login_sessions", {}, before={"expires_at": at}, keep_cache=True)
             store.delete("login_sessions", {}, before={"last_seen_at": at - IDLE}, keep_cache=True)
-        insert_rows(store, "login_sessions", [row], keep_cache=True)
+        append_rows(store, "login_sessions", [row])
     return Session(token, csrf, viewer.email, at, at, _expires(at, at))
 
 

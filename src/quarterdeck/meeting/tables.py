@@ -58,16 +58,12 @@ def read_rows(store: Store, expr: ir.Table) -> list[dict[str, Any]]:
     return store.to_arrow(expr).to_pylist()  # type: ignore[no-any-return]
 
 
-def insert_rows(
-    store: Store, table: str, rows: Sequence[Mapping[str, Any]], *, keep_cache: bool = False
-) -> None:
-    """Append ``rows`` (dicts; missing columns are null) to a canonical table
-    (``keep_cache`` as for ``Store.transaction``)."""
+def insert_rows(store: Store, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Append ``rows`` (dicts; missing columns are null) to a canonical table."""
     if not rows:
         return
     schema = TABLES[table].schema.to_pyarrow()
-    data = pa.Table.from_pylist([dict(r) for r in rows], schema=schema)
-    store.insert(table, data, keep_cache=keep_cache)
+    store.insert(table, pa.Table.from_pylist([dict(r) for r in rows], schema=schema))
 
 
 def replace_rows(store: Store, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
