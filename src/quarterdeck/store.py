@@ -174,12 +174,14 @@ class Store:
                 return backend
             except Exception as exc:  # duckdb raises its own IOException types
                 message = str(exc)
-                if "lock" in message.lower():
+                # DuckDB: 'Could not set lock on file ...: Conflicting lock is held in ...'
+                if "could not set lock" in message.lower():
                     raise DataError(
                         f"database {target.location} is in use by another Quarterdeck process; "
                         "stop it (or wait for it to finish) and try again"
                     ) from exc
-                raise ConfigError(f"cannot open database {target.location}: {message}") from exc
+                first = message.splitlines()[0] if message else type(exc).__name__
+                raise ConfigError(f"cannot open database {target.location}: {first}") from exc
         if target.engine == "postgres":
             try:
                 import psycopg  # noqa: F401
