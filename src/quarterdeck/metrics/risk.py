@@ -528,19 +528,12 @@ def renewal_churn(deals: ir.Table, churn: ir.Table) -> ir.Table:
     """Per renewal among ``deals``: ``churn``, the churn signals (rows of
     :func:`account_churn`) of the other deals of its account, collected into a list."""
     renewals = deals.filter(deals.motion == "renewal").select("deal_id", "account_id")
+    # Every field as text: PostgreSQL returns the rows of an array of anonymous records as
+    # text only, whatever their types (``_churn_of`` reads the dates and amounts back).
+    fields = ("deal_id", "name", "motion", "kind", "on", "amount_from", "amount_to")
     signals = churn.select(
         "account_id",
-        signal=ibis.struct(
-            {
-                "deal_id": churn.deal_id,
-                "name": churn.name,
-                "motion": churn.motion,
-                "kind": churn.kind,
-                "on": churn.on,
-                "amount_from": churn.amount_from,
-                "amount_to": churn.amount_to,
-            }
-        ),
+        signal=ibis.struct({name: churn[name].cast("string") for name in fields}),
     )
     pairs = renewals.join(signals, "account_id")
     pairs = pairs.filter(pairs.deal_id != pairs.signal["deal_id"])
@@ -1032,7 +1025,18 @@ def _churn(context: _Context, rows: pa.Table) -> list[RiskSignal]:
 
 
 def _churn_of(context: _Context, churn: list[dict[str, Any]]) -> RiskSignal:
-    signals = sorted(churn, key=lambda c: (c["on"], c["deal_id"], c["kind"]))
+    # The signals come as text (see ``renewal_churn``): ISO dates sort as dates do.
+    signals = sorted(
+        (
+            c
+            | {
+                "amount_from": None if c["amount_from"] is None else Decimal(c["amount_from"]),
+                "amount_to": None if c["amount_to"] is None else Decimal(c["amount_to"]),
+            }
+            for c in churn
+        ),
+        key=lambda c: (c["on"], c["deal_id"], c["kind"]),
+    )
     words = []
     for c in signals:
         label = f"{c['motion']} {c['deal_id']}" + (f" ({c['name']})" if c["name"] else "")
