@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from conftest import Company, log_in
 from fastapi.testclient import TestClient
+from web_company import Company, log_in
 
 
 def _won_by_hand(client: TestClient, as_of: date) -> tuple[Decimal, int]:

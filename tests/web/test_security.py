@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import PASSWORD, Company, log_in, login_token
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from web_company import PASSWORD, Company, log_in, login_token
 
 from quarterdeck.web.pages import imports
 from quarterdeck.web.security import csv_text, neutralise

@@ -1,38 +1,40 @@
-"""A small simulated company in a real DuckDB file, a web app over it, and logins of each
-role (the ceo, the leader, an admin, and two reps who own different deals)."""
+"""A small simulated company with logins of each role (the ceo, the leader, an admin, and
+two reps who own different deals), and how a test client logs in.
+
+The HTTP tests import these helpers from here (not from ``conftest``, whose module name
+every test folder shares); ``conftest`` builds the company once per module on each engine.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
 from quarterdeck import Workspace
 from quarterdeck.simulate import SimulationSpec, simulate
-from quarterdeck.web import create_app
+
+__all__ = ["PASSWORD", "Company", "build_company", "log_in", "login_token"]
 
 PASSWORD = "correct horse battery staple"
 
 
 @dataclass(frozen=True)
 class Company:
-    db: Path
+    db: str
+    engine: str
     rep_a: str
     rep_b: str
     deal_of_a: str
     deal_of_b: str
 
 
-@pytest.fixture(scope="module")
-def company(tmp_path_factory: pytest.TempPathFactory) -> Company:
-    folder = tmp_path_factory.mktemp("web-company")
+def build_company(db: str, engine: str, folder: Path) -> Company:
+    """Import a 300-deal simulated company into ``db`` and give it its logins."""
     export = folder / "export"
     simulate(SimulationSpec(deals=300, end=date(2026, 11, 20), seed=11), export)
-    db = folder / "quarterdeck.duckdb"
     with Workspace(db) as ws:
         ws.import_files([export])
         deals = ws.store.to_arrow(
@@ -47,15 +49,7 @@ def company(tmp_path_factory: pytest.TempPathFactory) -> Company:
         ws.add_login("leader@example.com", PASSWORD, "leader", by="test")
         ws.add_login("a@example.com", PASSWORD, "rep", user_id=rep_a, by="test")
         ws.add_login("b@example.com", PASSWORD, "rep", user_id=rep_b, by="test")
-    return Company(db, rep_a, rep_b, deal_of_a, deal_of_b)
-
-
-@pytest.fixture(scope="module")
-def app_client(company: Company) -> Iterator[TestClient]:
-    app = create_app(str(company.db))
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield client
-    app.state.hub.close()
+    return Company(db, engine, rep_a, rep_b, deal_of_a, deal_of_b)
 
 
 def login_token(client: TestClient) -> str:
