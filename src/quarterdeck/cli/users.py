@@ -41,13 +41,18 @@ UserIdOption = Annotated[
 NameOption = Annotated[str | None, typer.Option(help="The name shown in the app.")]
 
 
+def _terminal() -> bool:
+    """Whether a person at a terminal can be asked for the password."""
+    return sys.stdin.isatty()
+
+
 def _password(from_stdin: bool) -> str:
     if from_stdin:
         line = sys.stdin.readline()
         if not line:
             raise InputError("--password-stdin: standard input is empty")
         return line.rstrip("\r\n")
-    if not sys.stdin.isatty():
+    if not _terminal():
         raise InputError("no terminal to ask for the password: pass --password-stdin")
     return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
 
