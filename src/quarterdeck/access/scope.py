@@ -25,15 +25,16 @@ targets         the rep's own target (scope rep) for a rep, the team's (scope te
                 the company's and are not shown.
 forecast_calls  the calls the viewer made
 forecasts       none (saved forecasts are the company's)
-items           owned by one of the people (by user id, or the viewer's email), or
-                linked to at least one deal and to none the viewer cannot see
+items           owned by one of the people (by user id, or by the email of their
+                login or CRM user), or linked to at least one deal and to none the
+                viewer cannot see
 item_updates    of those items
 meetings        every meeting, without its notes (the CEO's and the leader's record)
 audit_log       none
 ==============  ==================================================================
 
-For every role: ``logins`` shows only the viewer's own login (all to an admin);
-``login_sessions`` and ``login_failures`` show nothing. Settings, stages and imports are
+For every role: ``logins`` shows only the viewer's own login (all to an admin), without
+password hashes; ``login_sessions`` and ``login_failures`` show nothing. Settings, stages and imports are
 shown to all.
 
 The people are read from ``users`` when the view is made (once per web request).
@@ -61,12 +62,12 @@ def _among(column: ir.Column, values: Iterable[str]) -> ir.BooleanValue:
 
 
 def item_visible(
-    owner: str | None, deal_ids: Iterable[str], people: Iterable[str], visible: Iterable[str]
+    owner: str | None, deal_ids: Iterable[str], people: frozenset[str], visible: Iterable[str]
 ) -> bool:
     """Whether an item with ``owner`` and linked ``deal_ids`` is seen by a viewer whose
     people (user ids and own email) are ``people`` and who sees the deals ``visible``."""
     deals = set(deal_ids)
-    if owner is not None and owner in set(people):
+    if owner is not None and (owner in people or owner.strip().lower() in people):
         return True
     return bool(deals) and deals <= set(visible)
 
@@ -78,6 +79,8 @@ class ViewerScope:
 
     viewer: Viewer
     owners: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+    """The emails of the people (their logins' and CRM users'), for item owners."""
 
     @property
     def key(self) -> Hashable:
@@ -86,19 +89,30 @@ class ViewerScope:
         return ("owners", self.viewer.email, self.owners)
 
     @property
+    def data_key(self) -> Hashable:
+        """What the viewer's figures of the deal data (deals, their history, activities,
+        accounts, users, targets, saved forecasts) depend on: viewers with the same data
+        key see the same figures, so they can share one computation. Items, calls and
+        logins depend on the viewer's email too, so they are not covered."""
+        if self.viewer.sees_all:
+            return ("all",)
+        v = self.viewer
+        return ("owners", v.role, v.team, v.user_id, self.owners)
+
+    @property
     def people(self) -> frozenset[str]:
-        """Who counts as the viewer's for items: the owners and the viewer's email."""
-        return frozenset({*self.owners, self.viewer.email})
+        """Who counts as the viewer's for items: the owners' user ids and emails, and the
+        viewer's email."""
+        return frozenset({*self.owners, *self.emails, self.viewer.email})
 
     def narrow(self, name: str, table: ir.Table, store: Store) -> ir.Table:
         """The rows of ``name`` (``table``, unnarrowed) the viewer sees (the rule in the
         module docstring); ``store`` is the unscoped store, to read what it narrows by."""
         if name == "logins":
-            return (
-                table
-                if self.viewer.role == "admin"
-                else table.filter(table.email == self.viewer.email)
-            )
+            hidden = table.mutate(password_hash=ibis.null().cast(table.schema()["password_hash"]))
+            if self.viewer.role == "admin":
+                return hidden
+            return hidden.filter(hidden.email == self.viewer.email)
         if name in ("login_sessions", "login_failures"):
             return table.filter(ibis.literal(False))
         if self.viewer.sees_all:
@@ -211,4 +225,9 @@ def scope_for(store: Store, viewer: Viewer) -> ViewerScope:
             team = team | (users.team == viewer.team)
         rows = store.to_arrow(users.filter(team.fill_null(False)).select("user_id")).to_pylist()
         owners |= {r["user_id"] for r in rows}
-    return ViewerScope(viewer, tuple(sorted(owners)))
+    users, logins = store.unscoped.table("users"), store.unscoped.table("logins")
+    crm = users.filter(_among(users.user_id, owners)).select(email=users.email.cast("string"))
+    own = logins.filter(_among(logins.user_id, owners)).select(email=logins.email.cast("string"))
+    found = store.to_arrow(crm.union(own)).to_pylist()
+    emails = {r["email"].strip().lower() for r in found if r["email"]}
+    return ViewerScope(viewer, tuple(sorted(owners)), tuple(sorted(emails)))

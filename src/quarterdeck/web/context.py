@@ -67,11 +67,14 @@ class Asker:
         """Refuse (NotAllowed, 403) unless the viewer's role allows ``action``."""
         self.viewer.require(action)
 
-    def read(self, endpoint: str, params: Any, job: Any) -> Any:
-        return self.hub.read(self.viewer, endpoint, params, job)
+    def read(self, endpoint: str, params: Any, job: Any, *, shared: bool = False) -> Any:
+        """``job``'s answer for this viewer, cached (``shared``: it reads the deal data
+        alone; see ``Hub``)."""
+        return self.hub.read(self.viewer, endpoint, params, job, shared=shared)
 
-    def write(self, job: Any) -> Any:
-        return self.hub.write(self.viewer, job)
+    def write(self, job: Any, *, record_only: bool = False) -> Any:
+        """Run the change ``job`` (``record_only``: it changes only the meeting record)."""
+        return self.hub.write(self.viewer, job, record_only=record_only)
 
 
 def hub_of(request: Request) -> Hub:

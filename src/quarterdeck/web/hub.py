@@ -3,11 +3,21 @@ what it read.
 
 Ibis connections (DuckDB's above all) are not safe to share between threads, and FastAPI
 runs plain ``def`` routes in a thread pool, so every call into the Workspace holds one lock.
-What a read returned is kept under (data version, viewer, endpoint, parameters): the next
-request for the same thing by the same viewer is answered from memory without the lock, so
-a page many people open costs one computation. Every write through the hub bumps the data
-version, which drops the cache; entries also age out after ``ttl`` seconds, for writes the
-server did not make (another process on a shared PostgreSQL database).
+What a read returned is kept in memory and answered again without the lock. Two versions
+key the cache:
+
+- the *data* version: the deal data and what the figures rest on (imports, targets,
+  settings, logins, saved forecasts);
+- the *record* version: the meeting record (items, notes, calls, held meetings).
+
+A write through the hub bumps the record version, and the data version too unless it
+only touched the record. An ordinary read is keyed on both versions and the viewer's
+email. A *shared* read (the brief's figures, deal listings, a deal's history) depends on
+the deal data alone: it is keyed on the data version and the viewer's data key
+(``access.scope``), so everyone who sees the same deals shares one computation, and a
+change of an item during the meeting does not recompute them. Entries also age out after
+``ttl`` seconds, for writes the server did not make (another process on a shared
+PostgreSQL database).
 """
 
 from __future__ import annotations
@@ -41,9 +51,11 @@ class Hub:
         self.ws = Workspace(db)
         self.lock = threading.RLock()
         self.ttl = ttl
-        self.version = 0
+        self.data_version = 0
+        self.record_version = 0
         self._cache: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
         self._views: dict[Viewer, Workspace] = {}
+        self._data_keys: dict[Viewer, Hashable] = {}
         self._sessions: dict[str, tuple[float, Any]] = {}
 
     def close(self) -> None:
@@ -65,16 +77,17 @@ class Hub:
         endpoint: str,
         params: Hashable,
         job: Callable[[Workspace], T],
+        *,
+        shared: bool = False,
     ) -> T:
-        """``job(workspace as viewer sees it)``, from the cache when the same viewer asked
-        the same endpoint with the same parameters since the last write."""
-        key = (self.version, viewer.email if viewer else None, endpoint, params)
-        found = self._cache.get(key)
+        """``job(workspace as viewer sees it)``, from the cache when asked since the last
+        write that could change it (see the module docstring for ``shared``)."""
+        found = self._cache.get(self._key(viewer, endpoint, params, shared))
         now = time.monotonic()
         if found is not None and now - found[0] < self.ttl:
             return found[1]  # type: ignore[no-any-return]
         with self.lock:
-            key = (self.version, viewer.email if viewer else None, endpoint, params)
+            key = self._key(viewer, endpoint, params, shared)
             found = self._cache.get(key)
             if found is not None and now - found[0] < self.ttl:
                 return found[1]  # type: ignore[no-any-return]
@@ -84,21 +97,47 @@ class Hub:
                 self._cache.popitem(last=False)
             return value
 
-    def write(self, viewer: Viewer | None, job: Callable[[Workspace], T]) -> T:
-        """``job(workspace as viewer sees it)`` under the lock; then every cached read is
-        dropped, whether the job succeeded or not (it may have written part way)."""
+    def _key(
+        self, viewer: Viewer | None, endpoint: str, params: Hashable, shared: bool
+    ) -> Hashable:
+        if shared:
+            who = self._data_keys.get(viewer) if viewer is not None else None
+            if viewer is not None and who is None:
+                with self.lock:
+                    store = self._scoped(viewer).store
+                    who = self._data_keys[viewer] = (
+                        store.scope.data_key if store.scope is not None else ("all",)  # type: ignore[attr-defined]
+                    )
+            return (self.data_version, "shared", who, endpoint, params)
+        email = viewer.email if viewer else None
+        return (self.data_version, self.record_version, email, endpoint, params)
+
+    def write(
+        self, viewer: Viewer | None, job: Callable[[Workspace], T], *, record_only: bool = False
+    ) -> T:
+        """``job(workspace as viewer sees it)`` under the lock; then the cached reads it
+        may have changed are dropped, whether the job succeeded or not (it may have
+        written part way). ``record_only``: the job changed only the meeting record."""
         with self.lock:
             try:
                 return job(self._scoped(viewer))
             finally:
-                self.changed()
+                self.changed(record_only=record_only)
 
-    def changed(self) -> None:
-        """Drop every cached read (the data changed)."""
+    def changed(self, *, record_only: bool = False) -> None:
+        """Drop the cached reads a change makes stale (every one, unless ``record_only``:
+        then the shared reads of the deal data stay)."""
         with self.lock:
-            self.version += 1
+            self.record_version += 1
+            if record_only:
+                stale = [k for k in self._cache if k[1] != "shared"]  # type: ignore[index]
+                for key in stale:
+                    del self._cache[key]
+                return
+            self.data_version += 1
             self._cache.clear()
             self._views.clear()
+            self._data_keys.clear()
             self._sessions.clear()
 
     def call(self, job: Callable[[Workspace], T]) -> T:

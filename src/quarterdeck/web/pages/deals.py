@@ -62,7 +62,9 @@ class FilterQuery:
 
 
 def listing(who: Asker, query: FilterQuery) -> DealListing:
-    result: DealListing = who.read("deals", query.filter, lambda ws: ws.deals(query.filter))
+    result: DealListing = who.read(
+        "deals", query.filter, lambda ws: ws.deals(query.filter), shared=True
+    )
     return result
 
 
@@ -133,7 +135,7 @@ def deals_csv(
 
 
 def record(who: Asker, deal_id: str) -> DealRecord:
-    found: DealRecord = who.read("deal", deal_id, lambda ws: ws.deal(deal_id))
+    found: DealRecord = who.read("deal", deal_id, lambda ws: ws.deal(deal_id), shared=True)
     return found
 
 

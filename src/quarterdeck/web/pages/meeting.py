@@ -9,7 +9,7 @@ shows the record as it stood when held, and writes go to the next meeting.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -82,12 +82,17 @@ def _week(week: str | None) -> str | None:
 
 
 def shown(who: Asker, week: str | None) -> Shown:
-    """The meeting of ``week`` for this viewer (cached until the next write)."""
-    label = _week(week)
+    """The meeting of ``week`` for this viewer. The brief's figures are read as a shared
+    read of the deal data (everyone who sees the same deals shares them, and a change of
+    the meeting record keeps them); the agenda is the viewer's own, read afresh after
+    every change of the record."""
+    current: str = who.read("current meeting", None, lambda ws: ws.meeting().meeting_id)
+    label = _week(week) or current
+    figures: Brief = who.read("brief figures", label, lambda ws: ws.brief(label), shared=True)
 
     def build(ws: Any) -> Shown:
-        brief = ws.brief(label)
-        return Shown(brief, ws.brief_document(brief), ws.meeting().meeting_id)
+        brief = replace(figures, agenda=ws.agenda(label))
+        return Shown(brief, ws.brief_document(brief), current)
 
     result: Shown = who.read("meeting", label, build)
     return result
@@ -360,7 +365,8 @@ def add_item(who: Asker, body: NewItemIn) -> str:
             due=body.due,
             deals=[d.strip() for d in body.deals if d.strip()],
             metric=body.metric or None,
-        )
+        ),
+        record_only=True,
     )
     return str(item.item_id)
 
@@ -375,20 +381,25 @@ def change_item(who: Asker, item_id: str, body: ItemChangeIn) -> None:
     if body.status in ("done", "dropped"):
         changes.pop("status")
         if changes:
-            who.write(lambda ws: ws.update_item(item_id, by=who.by, **changes))
-        who.write(lambda ws: ws.close_item(item_id, body.status, by=who.by, note=body.note))
+            who.write(lambda ws: ws.update_item(item_id, by=who.by, **changes), record_only=True)
+        who.write(
+            lambda ws: ws.close_item(item_id, body.status, by=who.by, note=body.note),
+            record_only=True,
+        )
         return
     if not changes and body.note:
-        who.write(lambda ws: ws.note_item(item_id, body.note, by=who.by))
+        who.write(lambda ws: ws.note_item(item_id, body.note, by=who.by), record_only=True)
         return
     if not changes:
         raise InputError("nothing to change: give a title, owner, status, due date or note")
-    who.write(lambda ws: ws.update_item(item_id, by=who.by, note=body.note, **changes))
+    who.write(
+        lambda ws: ws.update_item(item_id, by=who.by, note=body.note, **changes), record_only=True
+    )
 
 
 def note_item(who: Asker, item_id: str, body: NoteIn) -> None:
     who.require("edit_items")
-    who.write(lambda ws: ws.note_item(item_id, body.text, by=who.by))
+    who.write(lambda ws: ws.note_item(item_id, body.text, by=who.by), record_only=True)
 
 
 def record_call(who: Asker, body: CallIn) -> CallOut:
@@ -396,20 +407,21 @@ def record_call(who: Asker, body: CallIn) -> CallOut:
     call = who.write(
         lambda ws: ws.record_call(
             body.commit, body.best_case, by=who.by, period=body.period or None, note=body.note
-        )
+        ),
+        record_only=True,
     )
     return call_out(call)
 
 
 def mark_held(who: Asker, week: str | None) -> str:
     who.require("hold_meeting")
-    held = who.write(lambda ws: ws.mark_held(_week(week)))
+    held = who.write(lambda ws: ws.mark_held(_week(week)), record_only=True)
     return str(held.meeting_id)
 
 
 def set_notes(who: Asker, body: NotesIn) -> None:
     who.require("hold_meeting")
-    who.write(lambda ws: ws.set_notes(body.text, week=_week(body.week)))
+    who.write(lambda ws: ws.set_notes(body.text, week=_week(body.week)), record_only=True)
 
 
 @router.post("/api/meeting/items", response_model=ItemOut, status_code=201, tags=["meeting"])
