@@ -341,3 +341,67 @@ def test_too_little_history_says_so(company: Store) -> None:
         assert result.methods[name].forecast is None
         assert "completed periods" in result.methods[name].note
     assert result.best.method == "last_period"
+
+
+def monthly_company(store: Store, june_won: bool) -> Store:
+    """One deal open at each month's start (00:00), Qualify, 1,000, due in that month,
+    created on the 15th of the month before; no arrivals. March (month 3 of its quarter)
+    won 1,000; April (month 1) won 250; May (month 2) lost; June (month 3) won 1,000 when
+    ``june_won``, else lost; July (month 1) is forecast at its start."""
+    months = ("03", "04", "05", "06", "07")
+    insert(store, "accounts", [{"account_id": "a1", "segment": "SMB"}])
+    insert(
+        store,
+        "deals",
+        [{"deal_id": f"M{m}", "account_id": "a1", "pipeline": "sales", "motion": "new_business"}
+         for m in months],
+    )  # fmt: skip
+    outcomes = {"03": "1000", "04": "250", "05": None, "06": "1000" if june_won else None}
+    h = History(store)
+    for m in months:
+        before = f"2024-{int(m) - 1:02d}-15"
+        h(f"M{m}", noon(before), stage="Qualify", amount="1000", close_date=f"2024-{m}-20")
+        if m in outcomes:
+            won = outcomes[m]
+            closed = noon(f"2024-{m}-10")
+            if won is None:
+                h(f"M{m}", closed, stage="Closed Lost")
+            else:
+                h(f"M{m}", closed, stage="Closed Won", amount=won)
+    h.write()
+    return store
+
+
+@pytest.mark.parametrize("june_won", [True, False])
+def test_conversion_learns_from_the_season_that_forecast_better(
+    store: Store, june_won: bool
+) -> None:
+    forecaster = Forecaster(load_timeline(monthly_company(store, june_won)), "month")
+    july = Period.parse("2024-07")
+    result = forecaster.forecast(july, datetime(2024, 7, 1), methods=("conversion",))
+    conversion = result.methods["conversion"]
+    # July learns from June, May, April, March at their starts. Only June can tell the two
+    # choices apart (its own priors hold March, of its season, and April and May, of
+    # others; May's and April's do not). June forecast from March alone: 1,000 x 1,000 /
+    # 1,000 = 1,000; from all three: 1,000 x 1,250 / 3,000 = 416.67. June won 1,000: the
+    # same season is nearer (0 against 583.33), and July learns from April alone: 1,000 x
+    # 250 / 1,000. June lost: all are nearer (416.67 against 1,000), and July learns from
+    # all four: 1,000 x 1,250 / 4,000.
+    if june_won:
+        assert conversion.open_part == pytest.approx(250.0)
+        assert "the 1 month of the same season" in conversion.note
+    else:
+        assert conversion.open_part == pytest.approx(1000 * 1250 / 4000)
+        assert "all forecast the last 1 month better" in conversion.note
+    assert conversion.forecast == pytest.approx(conversion.open_part)
+
+
+def test_conversion_without_a_period_to_test_bets_on_the_season(store: Store) -> None:
+    forecaster = Forecaster(load_timeline(monthly_company(store, True)), "month")
+    june = Period.parse("2024-06")
+    result = forecaster.forecast(june, datetime(2024, 6, 1), methods=("conversion",))
+    # June learns from May, April and March; neither May (its priors April and March) nor
+    # April (March alone) can tell the choices apart, so June learns from March, of its
+    # season: 1,000 x 1,000 / 1,000.
+    assert result.methods["conversion"].open_part == pytest.approx(1000.0)
+    assert "no earlier period yet tells" in result.methods["conversion"].note

@@ -15,8 +15,13 @@ The methods, cheapest first (each must earn its place in the backtest):
   no probabilities at all (an export with no history of them), each stage's historical win
   rate stands in, over every open deal: the usual CRM forecast, with no time horizon.
 * ``conversion``: won so far + open value per stage and due/not-due group at ``t`` times
-  the share of such value won by the period's end in the prior periods at the same point
-  (days since the period began) + the arrivals term.
+  the share of such value won by the period's end in the comparable prior periods at the
+  same point (days since the period began) + their arrivals. The comparable periods are
+  either every prior period or only those of the same season (the same month of earlier
+  quarters: the quarter-end push converts a month-3 pipeline unlike a month-1 one),
+  whichever would have forecast the latest prior periods better at the same point
+  (:meth:`Forecaster.seasonal_conversion`); with no prior period to tell them apart, the
+  same season when one is known, the bet seasonal naive makes.
 * ``deal_model``: won so far + each open deal's probability of being won by the period's
   end (:mod:`forecast.winmodel`, trained on the prior periods' deals at several points of
   those periods) times its amount + the arrivals term.
@@ -90,6 +95,10 @@ PRIOR_PERIODS = 8
 
 ARRIVAL_PERIODS = 4
 """How many completed periods the arrivals term averages."""
+
+CHOICE_PERIODS = 4
+"""How many of the latest prior periods that can tell them apart decide whether conversion
+learns from the same season's periods or from all (:meth:`Forecaster.seasonal_conversion`)."""
 
 MIN_PRIOR = 2
 """Fewer completed periods than this with deals in them, and the learned methods say so
@@ -231,6 +240,7 @@ class Forecaster:
         self._pits: dict[tuple[tuple[int, ...], float, float, int, int], float] = {}
         self._past: dict[tuple[int, int], montecarlo.PastPeriod | None] = {}
         self._model_notes: dict[Period, str] = {}
+        self._cells: dict[tuple[Period, datetime], dict[tuple[str, bool], tuple[float, float]]] = {}
         self._first_booked: Period | None = None
         first = timeline.first_moment()
         self.first_period = None if first is None else self.period_of(first.date())
@@ -298,14 +308,22 @@ class Forecaster:
             return None
         return float(np.mean([self.actual(p) for p in before]))
 
-    def expected_arrivals(self, period: Period, at: datetime, learned: list[Period]) -> list[float]:
+    def expected_arrivals(
+        self, period: Period, at: datetime, learned: list[Period], *, seasonal: bool = False
+    ) -> list[float]:
         """The arrivals ``period`` can expect from ``at``: those of comparable completed
-        periods at the same point (:func:`_arrival_periods`), each scaled by how the
-        company's recent size (:meth:`level`) changed since (a growing company's arrivals
-        grow with it), by no less than half and no more than double."""
+        periods at the same point (:func:`_arrival_periods`; with ``seasonal``, the latest
+        of the same season), each scaled by how the company's recent size
+        (:meth:`level`) changed since (a growing company's arrivals grow with it), by no
+        less than half and no more than double."""
         now = self.level(period)
         out = []
-        for prior in _arrival_periods(learned, period):
+        comparable = (
+            _same_season(learned, period)[:ARRIVAL_PERIODS]
+            if seasonal
+            else _arrival_periods(learned, period)
+        )
+        for prior in comparable:
             value = self.arrivals(prior, self.same_point(prior, at, period))
             then = self.level(prior)
             scale = float(np.clip(now / then, *GROWTH_LIMITS)) if now and then else 1.0
@@ -337,12 +355,10 @@ class Forecaster:
         history = [self.actual(p) for p in reversed(priors)]
         results.update(_run_rates(history, self.kind))
         results["stage_weighted"] = self._stage_weighted(snap, at)
-        learned = [
-            p for p in priors[:PRIOR_PERIODS] if self._has_deals(p, self.same_point(p, at, period))
-        ]
+        learned = self.learned(period, at)
         arrivals_past = self.expected_arrivals(period, at, learned)
         arrivals = float(np.mean(arrivals_past)) if arrivals_past else None
-        results["conversion"] = self._conversion(snap, period, at, learned, arrivals)
+        results["conversion"] = self._conversion(snap, period, at, learned)
         deals: DealForecast | None = None
         if "deal_model" in methods or "range" in methods:
             deals, model_result = self._deal_model(snap, period, learned, arrivals, reasons)
@@ -475,24 +491,51 @@ class Forecaster:
             open_part=weighted,
         )
 
+    def learned(self, period: Period, at: datetime) -> list[Period]:
+        """The (up to) :data:`PRIOR_PERIODS` latest periods completed by ``at`` that had
+        deals open at the same point: what the learned methods learn from."""
+        return [
+            p
+            for p in self.completed_before(at)[:PRIOR_PERIODS]
+            if self._has_deals(p, self.same_point(p, at, period))
+        ]
+
     def _conversion(
-        self,
-        snap: Snapshot,
-        period: Period,
-        at: datetime,
-        learned: list[Period],
-        arrivals: float | None,
+        self, snap: Snapshot, period: Period, at: datetime, learned: list[Period]
     ) -> MethodForecast:
         if len(learned) < MIN_PRIOR:
             return MethodForecast("conversion", None, _too_few(len(learned), "conversion rates"))
+        seasonal, why = self.seasonal_conversion(period, at, learned)
+        expected, arrivals = self._converted(snap, period, at, learned, seasonal)
+        same = _count(len(_same_season(learned, period)), self.kind)
+        basis = (
+            f"the {same} of the same season ({why})"
+            if seasonal
+            else f"the last {_count(len(learned), self.kind)}" + (f" ({why})" if why else "")
+        )
+        return MethodForecast(
+            "conversion",
+            snap.closed_won + expected + arrivals,
+            f"won so far + open value x the share won by the end in {basis} at the same "
+            "point, per stage and due or not, + their arrivals",
+            open_part=expected,
+        )
+
+    def _converted(
+        self, snap: Snapshot, period: Period, at: datetime, learned: list[Period], seasonal: bool
+    ) -> tuple[float, float]:
+        """What the deals open in ``snap`` are expected to bring in by the period's end (per
+        stage and due or not, the share of such value won in the comparable periods at the
+        same point), and the comparable periods' mean arrivals."""
+        basis = _same_season(learned, period) if seasonal else learned
         won_value: dict[tuple[str, bool], float] = {}
         open_value: dict[tuple[str, bool], float] = {}
-        for prior in learned:
-            past = self.snapshot(prior, self.same_point(prior, at, period))
-            done = self.timeline.outcomes(past.deal, _end(prior), prior)
-            for key, value, won in zip(_groups(past), past.amount, done.amount, strict=True):
-                open_value[key] = open_value.get(key, 0.0) + float(value)
-                won_value[key] = won_value.get(key, 0.0) + float(won)
+        for prior in basis:
+            for key, (value, won) in self._cell_values(
+                prior, self.same_point(prior, at, period)
+            ).items():
+                open_value[key] = open_value.get(key, 0.0) + value
+                won_value[key] = won_value.get(key, 0.0) + won
         total_rate = (
             sum(won_value.values()) / sum(open_value.values()) if sum(open_value.values()) else 0.0
         )
@@ -501,13 +544,56 @@ class Forecaster:
             base = open_value.get(key, 0.0)
             rate = won_value.get(key, 0.0) / base if base > 0 else total_rate
             expected += float(value) * rate
-        return MethodForecast(
-            "conversion",
-            snap.closed_won + expected + (arrivals or 0.0),
-            f"won so far + open value x the share won by the end in the last {len(learned)} "
-            "periods at the same point, per stage and due or not, + arrivals",
-            open_part=expected,
-        )
+        arrivals = self.expected_arrivals(period, at, learned, seasonal=seasonal)
+        return expected, float(np.mean(arrivals)) if arrivals else 0.0
+
+    def _cell_values(
+        self, prior: Period, moment: datetime
+    ) -> dict[tuple[str, bool], tuple[float, float]]:
+        """Per stage and due-or-not group of the deals open in completed ``prior`` at
+        ``moment``: their value then and the value of it won by the period's end. Kept."""
+        key = (prior, moment)
+        if key not in self._cells:
+            past = self.snapshot(prior, moment)
+            done = self.timeline.outcomes(past.deal, _end(prior), prior)
+            cells: dict[tuple[str, bool], tuple[float, float]] = {}
+            for group, value, won in zip(_groups(past), past.amount, done.amount, strict=True):
+                had, got = cells.get(group, (0.0, 0.0))
+                cells[group] = (had + float(value), got + float(won))
+            self._cells[key] = cells
+        return self._cells[key]
+
+    def seasonal_conversion(
+        self, period: Period, at: datetime, learned: list[Period]
+    ) -> tuple[bool, str]:
+        """Whether conversion learns from the ``learned`` periods of ``period``'s season
+        only, and why. Where both choices differ, each forecasts the latest
+        :data:`CHOICE_PERIODS` prior periods that can tell them apart (those with periods of
+        their own season and of others before them) at the same point, as it would have
+        then; the smaller total error wins. With none to tell them apart: the same season."""
+        same = _same_season(learned, period)
+        if not same or len(same) == len(learned):
+            return False, ""
+        errors = {True: 0.0, False: 0.0}
+        tested = 0
+        for prior in learned:
+            if tested == CHOICE_PERIODS:
+                break
+            moment = self.same_point(prior, at, period)
+            theirs = self.learned(prior, moment)
+            if len(theirs) < MIN_PRIOR or len(_same_season(theirs, prior)) in (0, len(theirs)):
+                continue
+            snap = self.snapshot(prior, moment)
+            for seasonal in (True, False):
+                expected, arrivals = self._converted(snap, prior, moment, theirs, seasonal)
+                errors[seasonal] += abs(self.actual(prior) - snap.closed_won - expected - arrivals)
+            tested += 1
+        if not tested:
+            return True, "no earlier period yet tells the two choices apart"
+        last = _count(tested, self.kind)
+        if errors[True] <= errors[False]:
+            return True, f"the same season forecast the last {last} better than all did"
+        return False, f"all forecast the last {last} better than the same season did"
 
     def model(self, period: Period, learned: list[Period]) -> WinModel | None:
         """The deal model for forecasts of ``period``: trained on ``learned`` periods' deals
@@ -734,11 +820,16 @@ def _is_none(labels: np.ndarray) -> np.ndarray:
     return np.asarray([v is None for v in labels.tolist()], dtype=bool)
 
 
+def _same_season(periods: list[Period], period: Period) -> list[Period]:
+    """Those of ``periods`` at ``period``'s place in the cycle (:func:`season`)."""
+    return [p for p in periods if season(p) == season(period)]
+
+
 def _arrival_periods(learned: list[Period], period: Period) -> list[Period]:
     """The periods whose arrivals stand for ``period``'s: those of the same season (place
     in the cycle) among ``learned`` when there are 2 or more, else the latest
     :data:`ARRIVAL_PERIODS`."""
-    same = [p for p in learned if season(p) == season(period)]
+    same = _same_season(learned, period)
     return same[:ARRIVAL_PERIODS] if len(same) >= 2 else learned[:ARRIVAL_PERIODS]
 
 
@@ -761,6 +852,10 @@ def _owner_labels(snap: Snapshot) -> np.ndarray:
     known = np.asarray(pc.fill_null(codes, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
     alone = -1 - np.arange(len(known), dtype=np.int64)
     return np.where(known >= 0, known, alone)
+
+
+def _count(count: int, kind: str) -> str:
+    return f"{count} {kind}" if count == 1 else f"{count} {kind}s"
 
 
 def _too_few(count: int, what: str) -> str:
