@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Request, UploadFile
 from starlette.responses import RedirectResponse, Response
 
 from quarterdeck.errors import InputError, NotFound, RejectsExceeded
@@ -171,7 +171,10 @@ def upload_api(
 
 @router.post("/imports", include_in_schema=False)
 def upload_form(
-    request: Request, who: Annotated[Asker, Depends(writer)], file: UploadFile, max_rejects: int = 0
+    request: Request,
+    who: Annotated[Asker, Depends(writer)],
+    file: UploadFile,
+    max_rejects: Annotated[int, Form()] = 0,
 ) -> Response:
     if not 0 <= max_rejects <= 1_000_000:
         raise InputError("max_rejects must be between 0 and 1000000")
