@@ -338,6 +338,19 @@ class Store:
         finally:
             shared.in_transaction = False
 
+    def lock(self, *tables: str) -> None:
+        """Inside a transaction, keep other writers off ``tables`` until it ends (readers
+        go on), so a read-then-write such as "is this key free?" cannot race another
+        writer. On a server (PostgreSQL) only: a DuckDB file has one writer anyway."""
+        if not self._shared.in_transaction:
+            raise RuntimeError("Store.lock is for use inside Store.transaction")
+        unknown = [t for t in tables if t not in TABLES]
+        if unknown:
+            raise KeyError(unknown)
+        if self.target.engine == "postgres":
+            names = ", ".join(f'"{t}"' for t in tables)
+            self.backend.raw_sql(f"LOCK TABLE {names} IN SHARE ROW EXCLUSIVE MODE").close()
+
     def remember(self, key: tuple[Any, ...], build: Callable[[], ir.Table]) -> ir.Table:
         """The result of ``build()`` kept in a temporary table under ``key`` until the next
         write, so that several metrics of one report share one costly computation (such as

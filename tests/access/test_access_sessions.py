@@ -7,8 +7,10 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
+import pytest
 from conftest import PASSWORD
 
+from quarterdeck.errors import LoginRefused
 from quarterdeck.workspace import Workspace
 
 T0 = datetime(2024, 8, 20, 9, 0)
@@ -106,3 +108,20 @@ def test_sessions_keep_the_store_cache(duck: Workspace) -> None:
     duck.session(session.token, now=hours(1))
     duck.close_session(session.token, now=hours(2))
     assert duck.store._shared.cache == kept
+
+
+def test_log_in_lockout_and_sessions_on_each_engine(company: Workspace) -> None:
+    for n in range(5):
+        with pytest.raises(LoginRefused, match="wrong email or password"):
+            company.log_in("rita@example.com", f"guess {n} guess", now=T0)
+    with pytest.raises(LoginRefused, match="try again in 15 minutes"):
+        company.log_in("rita@example.com", PASSWORD, now=T0)
+    rita = company.log_in("rita@example.com", PASSWORD, now=hours(0.25))
+    session = company.open_session(rita, now=hours(1))
+    [row] = rows(company)
+    assert row["token_hash"] == hashlib.sha256(session.token.encode()).hexdigest()
+    found = company.session(session.token, now=hours(2))
+    assert found is not None and found[0] == rita and found[1].expires == hours(14)
+    assert rows(company)[0]["last_seen_at"] == hours(2)
+    company.close_session(session.token, now=hours(3))
+    assert company.session(session.token, now=hours(3)) is None

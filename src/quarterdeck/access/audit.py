@@ -124,9 +124,7 @@ def record(
     if kind not in KINDS:
         raise ValueError(f"unknown audit kind {kind!r}")
     with store.transaction(keep_cache=True):
-        if store.target.engine == "postgres":
-            # Two writers at once must not take the same sequence number.
-            store.backend.raw_sql("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE").close()
+        store.lock("audit_log")  # two writers at once must not take the same number
         row = {
             "seq": store.next_value("audit_log", "seq") + 1,
             "at": moment(at),

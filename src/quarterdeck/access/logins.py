@@ -177,6 +177,7 @@ def add_login(
     at = moment(now)
     login = Login(key, _text(name, "the name"), chosen, user, False, at, at, None)
     with store.transaction(keep_cache=True):
+        store.lock("logins")
         if _row(store, key) is not None:
             raise DataError(f"a login for {key} exists already: change it with `users set`")
         append_rows(
@@ -229,6 +230,7 @@ def update_login(
         raise InputError("nothing to change: give a role, user id, name, password or disabled")
     at = moment(now)
     with store.transaction(keep_cache=True):
+        store.lock("logins")
         row = _row(store, key)
         if row is None:
             raise InputError(f"no login for {key}: `quarterdeck users list` shows the logins")

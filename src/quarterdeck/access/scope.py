@@ -34,8 +34,8 @@ audit_log       none
 ==============  ==================================================================
 
 For every role: ``logins`` shows only the viewer's own login (all to an admin), without
-password hashes; ``login_sessions`` and ``login_failures`` show nothing. Settings, stages and imports are
-shown to all.
+password hashes; ``login_sessions`` and ``login_failures`` show nothing. Settings, stages
+and imports are shown to all.
 
 The people are read from ``users`` when the view is made (once per web request).
 """

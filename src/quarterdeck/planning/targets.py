@@ -102,6 +102,7 @@ def set_target(
     name, key = _scope(scope, scope_id)
     new = None if value is None else TargetLine(period, name, key, amount(value, "target"))
     with store.transaction():
+        store.lock("targets")
         before = _find(store, period, name, key)
         if before is not None:
             store.delete(
