@@ -594,12 +594,8 @@ class Workspace:
             return
         ids = meeting_record.items._deal_ids(deals)
         table = self.store.table("deals")
-        found = {
-            r["deal_id"]
-            for r in self.store.to_arrow(
-                table.filter(table.deal_id.isin(list(ids) or [""])).select("deal_id")
-            ).to_pylist()
-        }
+        linked = table.filter(table.deal_id.isin(list(ids) or [""])).select("deal_id")
+        found = {r["deal_id"] for r in self.store.to_arrow(linked).to_pylist()}
         unknown = [d for d in ids if d not in found]
         if unknown:
             names = ", ".join(repr(d) for d in unknown)
