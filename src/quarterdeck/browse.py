@@ -10,6 +10,7 @@ that never existed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -30,6 +31,7 @@ __all__ = [
     "ImportLine",
     "deal_listing",
     "deal_record",
+    "deal_records",
     "import_log",
 ]
 
@@ -236,24 +238,39 @@ def deal_record(store: Store, deal_id: str) -> DealRecord:
     the reader may see it) holds no such deal."""
     if not isinstance(deal_id, str) or not deal_id.strip():
         raise InputError("a deal id is needed")
-    table = _joined(store)
-    rows = store.to_arrow(table.filter(table.deal_id == deal_id)).to_pylist()
-    if not rows:
+    found = deal_records(store, [deal_id])
+    if deal_id not in found:
         raise NotFound(f"no deal {deal_id!r}")
+    return found[deal_id]
+
+
+def deal_records(store: Store, deal_ids: Iterable[str]) -> dict[str, DealRecord]:
+    """The deals of ``deal_ids`` the store (as the reader may see it) holds, each with its
+    whole history, in two queries whatever their number; unknown ids are left out."""
+    wanted = sorted({d for d in deal_ids if isinstance(d, str) and d.strip()})
+    if not wanted:
+        return {}
+    table = _joined(store)
+    rows = store.to_arrow(table.filter(table.deal_id.isin(wanted))).to_pylist()
     events = store.table("deal_events")
-    history = store.to_arrow(
-        events.filter(events.deal_id == deal_id)
-        .order_by(["at", "seq"])
-        .select("at", "field", "old_value", "new_value", "origin")
-    ).to_pylist()
-    row = rows[0]
-    return DealRecord(
-        deal=_line(row),
-        events=tuple(DealEvent(**e) for e in history),
-        loss_reason=row["loss_reason"],
-        source=row["source"],
-        product=row["product"],
-    )
+    history: dict[str, list[DealEvent]] = {r["deal_id"]: [] for r in rows}
+    for e in store.to_arrow(
+        events.filter(events.deal_id.isin(list(history)))
+        .order_by(["deal_id", "at", "seq"])
+        .select("deal_id", "at", "field", "old_value", "new_value", "origin")
+    ).to_pylist():
+        deal = e.pop("deal_id")
+        history[deal].append(DealEvent(**e))
+    return {
+        row["deal_id"]: DealRecord(
+            deal=_line(row),
+            events=tuple(history[row["deal_id"]]),
+            loss_reason=row["loss_reason"],
+            source=row["source"],
+            product=row["product"],
+        )
+        for row in rows
+    }
 
 
 def import_log(store: Store, limit: int = 100) -> tuple[ImportLine, ...]:

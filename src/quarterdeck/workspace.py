@@ -482,6 +482,13 @@ class Workspace:
 
         return deal_record(self.store, deal_id)
 
+    def deal_records(self, deal_ids: Sequence[str]) -> dict[str, DealRecord]:
+        """The deals of ``deal_ids`` this workspace sees, each with its whole history, read
+        at once (unknown or unseen ids are left out)."""
+        from quarterdeck.browse import deal_records
+
+        return deal_records(self.store, deal_ids)
+
     def imports(self, limit: int = 100) -> tuple[ImportLine, ...]:
         """The import log, newest first."""
         from quarterdeck.browse import import_log
@@ -649,6 +656,15 @@ class Workspace:
     def logins(self) -> list[Login]:
         """Every login, by email (admin only in a viewer's workspace)."""
         return access_logins.logins(self._writable("manage_users"))
+
+    def viewers(self) -> list[Viewer]:
+        """The viewer of every enabled login, most recently logged in first (for work
+        done ahead of them, such as preparing each one's meeting; admin only in a
+        viewer's workspace)."""
+        store = self._writable("manage_users")
+        found = [x for x in access_logins.logins(store) if not x.disabled]
+        found.sort(key=lambda x: x.last_login_at or datetime.min, reverse=True)
+        return [access_logins.viewer_of(store, x) for x in found]
 
     def update_login(
         self,

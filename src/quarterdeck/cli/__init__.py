@@ -11,9 +11,15 @@ import sys
 
 import typer
 
-from quarterdeck.cli import brief, data, forecast, meeting, metrics  # noqa: F401  (registers commands)
-from quarterdeck.cli import serve  # noqa: F401  (registers `quarterdeck serve`)
-from quarterdeck.cli import users  # noqa: F401  (registers `quarterdeck users`)
+from quarterdeck.cli import (  # noqa: F401  (registers the commands)
+    brief,
+    data,
+    forecast,
+    meeting,
+    metrics,
+    serve,
+    users,
+)
 from quarterdeck.cli.common import app, err
 from quarterdeck.errors import InternalError, QuarterdeckError
 

@@ -31,6 +31,6 @@ def serve(
     except ImportError as exc:
         raise MissingExtra("The web app", "web") from exc
     database = db or state.db
-    web = create_app(database)
+    web = create_app(database, prepare=True)
     err.print(f"Quarterdeck on http://{host}:{port} (database {database}); Ctrl-C stops it")
     uvicorn.run(web, host=host, port=port, log_level="info", proxy_headers=True)

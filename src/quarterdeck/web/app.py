@@ -109,8 +109,10 @@ class Guard:
             )
 
 
-def create_app(db: str | None = None, *, hub: Hub | None = None) -> FastAPI:
-    """The Quarterdeck web app over database ``db`` (default: quarterdeck.duckdb here)."""
+def create_app(db: str | None = None, *, hub: Hub | None = None, prepare: bool = False) -> FastAPI:
+    """The Quarterdeck web app over database ``db`` (default: quarterdeck.duckdb here).
+    ``prepare``: compute each login's meeting ahead, at start and after every import
+    (``Hub``), as ``quarterdeck serve`` does."""
     app = FastAPI(
         title="Quarterdeck",
         summary="The weekly sales meeting, pipeline, forecast, imports and settings.",
@@ -119,7 +121,9 @@ def create_app(db: str | None = None, *, hub: Hub | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/openapi.json",
     )
-    app.state.hub = hub or Hub(db)
+    app.state.hub = hub or Hub(db, prepare=prepare)
+    for module in (meeting, deals, forecast):
+        app.state.hub.ahead(module.prepare)
     app.state.jobs = Jobs()
 
     @app.exception_handler(LoggedOut)
@@ -168,6 +172,12 @@ def create_app(db: str | None = None, *, hub: Hub | None = None) -> FastAPI:
         "utf-8"
     )
 
+    @app.get("/healthz", include_in_schema=False)
+    def health() -> JSONResponse:
+        # For load balancers and the load benchmark: up, and whether the logins' first
+        # pages are computed ahead for the current data. Says nothing about the data.
+        return JSONResponse({"status": "ok", "prepared": app.state.hub.prepared.is_set()})
+
     @app.get("/assets/brief.css", include_in_schema=False)
     def brief_styles() -> Response:
         # The brief's own styles, so the meeting page lays out tables and charts like it.
@@ -176,6 +186,7 @@ def create_app(db: str | None = None, *, hub: Hub | None = None) -> FastAPI:
     static = resources.files("quarterdeck.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     app.add_middleware(Guard)
+    app.state.hub.start_preparing()
     return app
 
 

@@ -18,14 +18,20 @@ the deal data alone: it is keyed on the data version and the viewer's data key
 change of an item during the meeting does not recompute them. Entries also age out after
 ``ttl`` seconds, for writes the server did not make (another process on a shared
 PostgreSQL database).
+
+With ``prepare`` on (``quarterdeck serve``), the hub computes ahead, in a background
+thread, what every enabled login is likely to open first (the pages register it with
+``Hub.ahead``), at start and after every change of the deal data, most recent logins
+first. It takes the lock for one computation at a time, so people's requests interleave.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from quarterdeck.workspace import Workspace
@@ -37,7 +43,9 @@ __all__ = ["Hub"]
 
 T = TypeVar("T")
 
-CACHE_ENTRIES = 2048
+log = logging.getLogger("quarterdeck.web")
+
+CACHE_ENTRIES = 10_000
 """Most results kept at once; the least recently used go first."""
 
 SESSION_SECONDS = 30.0
@@ -47,7 +55,7 @@ SESSION_SECONDS = 30.0
 class Hub:
     """The app's Workspace behind one lock, with a cache of reads (see the module docstring)."""
 
-    def __init__(self, db: str | None = None, *, ttl: float = 300.0) -> None:
+    def __init__(self, db: str | None = None, *, ttl: float = 300.0, prepare: bool = False) -> None:
         self.ws = Workspace(db)
         self.lock = threading.RLock()
         self.ttl = ttl
@@ -57,6 +65,10 @@ class Hub:
         self._views: dict[Viewer, Workspace] = {}
         self._data_keys: dict[Viewer, Hashable] = {}
         self._sessions: dict[str, tuple[float, Any]] = {}
+        self._ahead: list[Callable[[Hub, Viewer], object]] = []
+        self.prepare = prepare
+        self.prepared = threading.Event()
+        """Set once the background preparation finished for the current data."""
 
     def close(self) -> None:
         with self.lock:
@@ -96,6 +108,23 @@ class Hub:
             while len(self._cache) > CACHE_ENTRIES:
                 self._cache.popitem(last=False)
             return value
+
+    def keep(
+        self,
+        viewer: Viewer | None,
+        endpoint: str,
+        answers: Mapping[Any, object],
+        *,
+        shared: bool = False,
+    ) -> None:
+        """Cache answers computed together (one query for many deals) as if each had been
+        read with its parameters."""
+        with self.lock:
+            now = time.monotonic()
+            for params, value in answers.items():
+                self._cache[self._key(viewer, endpoint, params, shared)] = (now, value)
+            while len(self._cache) > CACHE_ENTRIES:
+                self._cache.popitem(last=False)
 
     def _key(
         self, viewer: Viewer | None, endpoint: str, params: Hashable, shared: bool
@@ -139,6 +168,37 @@ class Hub:
             self._views.clear()
             self._data_keys.clear()
             self._sessions.clear()
+        self.start_preparing()
+
+    # -- computing ahead ----------------------------------------------------------------------
+
+    def ahead(self, job: Callable[[Hub, Viewer], object]) -> None:
+        """Register ``job(hub, viewer)``: reads to make ahead for each login."""
+        self._ahead.append(job)
+
+    def start_preparing(self) -> None:
+        """Prepare every login's first pages in the background (when ``prepare`` is on)."""
+        if not self.prepare or not self._ahead:
+            self.prepared.set()
+            return
+        self.prepared.clear()
+        version = self.data_version
+        threading.Thread(
+            target=self._prepare, args=(version,), name="quarterdeck-prepare", daemon=True
+        ).start()
+
+    def _prepare(self, version: int) -> None:
+        try:
+            viewers = self.call(lambda ws: ws.viewers())
+            for viewer in viewers:
+                for job in self._ahead:
+                    if self.data_version != version:
+                        return  # the data changed again: a newer round has started
+                    job(self, viewer)
+        except Exception:
+            log.exception("preparing the logins' pages failed (they are computed when opened)")
+        if self.data_version == version:
+            self.prepared.set()
 
     def call(self, job: Callable[[Workspace], T]) -> T:
         """``job(the whole workspace)`` under the lock, uncached (logins, sessions)."""

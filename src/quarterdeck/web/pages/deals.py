@@ -12,9 +12,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
+from quarterdeck.access import Viewer
 from quarterdeck.browse import DEAL_FILTERS, DealFilter, DealListing, DealRecord
 from quarterdeck.errors import InputError
 from quarterdeck.web.context import Asker, asker, render
+from quarterdeck.web.hub import Hub
 from quarterdeck.web.models import DealPageOut, DealsOut, deal_out, event_out, money
 from quarterdeck.web.security import csv_text
 
@@ -137,6 +139,24 @@ def deals_csv(
 def record(who: Asker, deal_id: str) -> DealRecord:
     found: DealRecord = who.read("deal", deal_id, lambda ws: ws.deal(deal_id), shared=True)
     return found
+
+
+PREPARED_DEALS = 100
+"""How many of a login's listed deals ``prepare`` reads ahead, largest first."""
+
+
+def prepare(hub: Hub, viewer: Viewer) -> None:
+    """What a login opens first, computed ahead: the open deals they see and the pages of
+    the largest of them (read in one query)."""
+    default = FilterQuery().filter
+    found: DealListing = hub.read(
+        viewer, "deals", default, lambda ws: ws.deals(default), shared=True
+    )
+    ids = [d.deal_id for d in found.deals[:PREPARED_DEALS]]
+    records = hub.read(
+        viewer, "deal records", tuple(ids), lambda ws: ws.deal_records(ids), shared=True
+    )
+    hub.keep(viewer, "deal", records, shared=True)
 
 
 @router.get("/deals/{deal_id}", include_in_schema=False)

@@ -14,8 +14,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import RedirectResponse, Response
 
+from quarterdeck.access import Viewer
 from quarterdeck.web.charts import forecast_spec
 from quarterdeck.web.context import Asker, asker, render, writer
+from quarterdeck.web.hub import Hub
 from quarterdeck.web.models import CallScore, ForecastOut, RangeOut, call_out, money
 
 __all__ = ["router"]
@@ -26,6 +28,17 @@ COMPUTE_ROLES = ("leader", "ceo", "analyst", "admin")
 
 
 def _state(who: Asker) -> dict[str, Any]:
+    return state_of(who.hub, who.viewer)
+
+
+def prepare(hub: Hub, viewer: Viewer) -> None:
+    """What a login opens first, computed ahead: the forecast page's figures."""
+    state_of(hub, viewer)
+
+
+def state_of(hub: Hub, viewer: Viewer) -> dict[str, Any]:
+    """The forecast page's figures as ``viewer`` sees them."""
+
     def build(ws: Any) -> dict[str, Any]:
         period = ws.period()
         moment = ws.moment()
@@ -40,7 +53,7 @@ def _state(who: Asker) -> dict[str, Any]:
             "actual": actual,
         }
 
-    result: dict[str, Any] = who.read("forecast", None, build)
+    result: dict[str, Any] = hub.read(viewer, "forecast", None, build)
     return result
 
 

@@ -19,6 +19,7 @@ from markupsafe import Markup
 from pydantic import BaseModel, Field
 from starlette.responses import RedirectResponse, Response
 
+from quarterdeck.access import Viewer
 from quarterdeck.errors import InputError, NotFound
 from quarterdeck.meeting import KINDS, ItemView, week_of
 from quarterdeck.report import charts as svg_charts
@@ -34,6 +35,7 @@ from quarterdeck.report.document import (
 )
 from quarterdeck.web.charts import pace_spec, waterfall_spec
 from quarterdeck.web.context import Asker, asker, render, writer
+from quarterdeck.web.hub import Hub
 from quarterdeck.web.models import (
     CallOut,
     DrillDeal,
@@ -81,21 +83,37 @@ def _week(week: str | None) -> str | None:
     return None if not week else week_of(week).label
 
 
-def shown(who: Asker, week: str | None) -> Shown:
-    """The meeting of ``week`` for this viewer. The brief's figures are read as a shared
-    read of the deal data (everyone who sees the same deals shares them, and a change of
-    the meeting record keeps them); the agenda is the viewer's own, read afresh after
-    every change of the record."""
-    current: str = who.read("current meeting", None, lambda ws: ws.meeting().meeting_id)
+def figures(hub: Hub, viewer: Viewer, week: str | None) -> tuple[str, str, Brief]:
+    """The current meeting's week, the week shown, and the brief's figures for it as
+    ``viewer`` sees them: a shared read of the deal data (everyone who sees the same deals
+    shares them, and a change of the meeting record keeps them)."""
+    current: str = hub.read(viewer, "current meeting", None, lambda ws: ws.meeting().meeting_id)
     label = _week(week) or current
-    figures: Brief = who.read("brief figures", label, lambda ws: ws.brief(label), shared=True)
+    brief: Brief = hub.read(viewer, "brief figures", label, lambda ws: ws.brief(label), shared=True)
+    return current, label, brief
+
+
+def shown(who: Asker, week: str | None) -> Shown:
+    """The meeting of ``week`` for this viewer (:func:`meeting_of`)."""
+    return meeting_of(who.hub, who.viewer, week)
+
+
+def meeting_of(hub: Hub, viewer: Viewer, week: str | None) -> Shown:
+    """The meeting of ``week`` as ``viewer`` sees it: the brief's figures (:func:`figures`)
+    with the viewer's own agenda, read afresh after every change of the record."""
+    current, label, brief = figures(hub, viewer, week)
 
     def build(ws: Any) -> Shown:
-        brief = replace(figures, agenda=ws.agenda(label))
-        return Shown(brief, ws.brief_document(brief), current)
+        mine = replace(brief, agenda=ws.agenda(label))
+        return Shown(mine, ws.brief_document(mine), current)
 
-    result: Shown = who.read("meeting", label, build)
+    result: Shown = hub.read(viewer, "meeting", label, build)
     return result
+
+
+def prepare(hub: Hub, viewer: Viewer) -> None:
+    """What a login opens first, computed ahead: this week's meeting."""
+    meeting_of(hub, viewer, None)
 
 
 def href_of(document: Document, week: str) -> Any:
