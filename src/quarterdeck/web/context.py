@@ -9,6 +9,7 @@ the API, so no route decides that for itself.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -17,9 +18,17 @@ import jinja2
 from fastapi import Depends, Request
 from starlette.responses import HTMLResponse
 
+from quarterdeck.errors import InputError
 from quarterdeck.report.format import day, moment, money, money_short, percent
 from quarterdeck.web.hub import Hub
-from quarterdeck.web.security import CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, same_token
+from quarterdeck.web.security import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    NUL_REFUSED,
+    SESSION_COOKIE,
+    holds_nul,
+    same_token,
+)
 
 if TYPE_CHECKING:
     from quarterdeck.access import Session, Viewer
@@ -92,6 +101,8 @@ def asker(request: Request) -> Asker:
     if found is None:
         raise LoggedOut()
     viewer, session = found
+    if holds_nul(request.scope["path"]) or holds_nul(request.query_params.multi_items()):
+        raise InputError(NUL_REFUSED)
     return Asker(viewer, session, hub, request)
 
 
@@ -99,12 +110,23 @@ async def writer(request: Request, who: Asker = Depends(asker)) -> Asker:  # noq
     """:func:`asker`, for a state-changing request: its CSRF token must match the session's,
     from the header ``X-CSRF-Token`` or the form field ``csrf``."""
     given = request.headers.get(CSRF_HEADER)
-    if given is None and request.headers.get("content-type", "").startswith(FORM_TYPES):
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(FORM_TYPES):
         form = await request.form()
         value = form.get(CSRF_FIELD)
-        given = value if isinstance(value, str) else None
+        given = value if given is None and isinstance(value, str) else given
+        sent: Any = [v for v in form.values() if isinstance(v, str)]
+    elif content_type.startswith("application/json"):
+        try:
+            sent = json.loads(await request.body())
+        except ValueError:
+            sent = None  # the route's own parsing says what is wrong with it
+    else:
+        sent = None
     if not same_token(given, who.session.csrf):
         raise Refused("the form's security token is missing or out of date: reload the page")
+    if holds_nul(sent):
+        raise InputError(NUL_REFUSED)
     return who
 
 

@@ -29,8 +29,10 @@ __all__ = [
     "CSRF_FIELD",
     "CSRF_HEADER",
     "HEADERS",
+    "NUL_REFUSED",
     "SESSION_COOKIE",
     "csv_text",
+    "holds_nul",
     "is_https",
     "neutralise",
     "same_token",
@@ -107,3 +109,19 @@ def same_token(given: str | None, expected: str | None) -> bool:
     if not given or not expected:
         return False
     return hmac.compare_digest(given.encode(), expected.encode())
+
+
+NUL_REFUSED = "text may not hold a NUL character (\\x00): remove it and try again"
+
+
+def holds_nul(value: object) -> bool:
+    """Whether ``value`` (text, or lists and mappings of it as JSON decodes) holds a NUL
+    character. PostgreSQL can neither store one nor take one in a query, so the app refuses
+    such input with a 400 rather than fail on it."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(holds_nul(v) for v in value)
+    return False

@@ -16,10 +16,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
 
+from quarterdeck.access.logins import REFUSED
 from quarterdeck.errors import LoginRefused
 from quarterdeck.web.context import Asker, asker, hub_of, render, writer
 from quarterdeck.web.models import SessionOut, viewer_out
-from quarterdeck.web.security import LOGIN_COOKIE, SESSION_COOKIE, same_token, set_cookie
+from quarterdeck.web.security import LOGIN_COOKIE, SESSION_COOKIE, holds_nul, same_token, set_cookie
 
 __all__ = ["login_url", "router"]
 
@@ -79,6 +80,8 @@ def log_in(
         return _login_page(request, next, "The form was out of date: please try again.", 403)
     hub = hub_of(request)
     try:
+        if holds_nul(email):  # no login holds one, and PostgreSQL cannot look one up
+            raise LoginRefused(REFUSED)
         viewer = hub.call(lambda ws: ws.log_in(email, password, client=_client(request)))
         session = hub.call(lambda ws: ws.open_session(viewer))
     except LoginRefused as exc:
