@@ -657,6 +657,21 @@ class Workspace:
         """Every login, by email (admin only in a viewer's workspace)."""
         return access_logins.logins(self._writable("manage_users"))
 
+    def change_stamp(self) -> tuple[int, int, int, int]:
+        """Marks that move whenever anyone, in any process, changes the database: the last
+        audited change of the meeting record (items, calls, meetings), the last audited
+        change of what figures rest on (targets, settings, logins), the last import, and
+        the number of saved forecasts. Cheap: four aggregates of small tables."""
+        store = self.store.unscoped
+        audit = store.table("audit_log")
+        record = audit.kind.isin(["item", "call", "meeting"])
+        row = store.to_arrow(
+            audit.aggregate(record=audit.seq.max(where=record), data=audit.seq.max(where=~record))
+            .cross_join(store.table("imports").aggregate(imports=lambda t: t.import_id.max()))
+            .cross_join(store.table("forecasts").aggregate(forecasts=lambda t: t.count()))
+        ).to_pylist()[0]
+        return tuple(int(row[k] or 0) for k in ("record", "data", "imports", "forecasts"))  # type: ignore[return-value]
+
     def viewers(self) -> list[Viewer]:
         """The viewer of every enabled login, most recently logged in first (for work
         done ahead of them, such as preparing each one's meeting; admin only in a

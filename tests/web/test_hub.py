@@ -3,6 +3,7 @@ meeting record keeps, and what ``quarterdeck serve`` prepares ahead for each log
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +12,7 @@ from fastapi.testclient import TestClient
 from web_company import Company, log_in
 
 from quarterdeck.web import create_app
+from quarterdeck.web.hub import STAMP_SECONDS
 from quarterdeck.workspace import Workspace
 
 
@@ -100,3 +102,36 @@ def test_serve_prepares_each_logins_first_pages(
             assert client.get(f"/api/deals/{company.deal_of_b}").status_code == 404
     finally:
         app.state.hub.close()
+
+
+def test_a_change_made_by_another_server_shows_within_seconds(company: Company) -> None:
+    if company.engine != "postgres":
+        pytest.skip("one DuckDB file has one writer: the server holding it")
+    first, second = create_app(company.db), create_app(company.db)
+    try:
+        with (
+            TestClient(first, raise_server_exceptions=False) as one,
+            TestClient(second, raise_server_exceptions=False) as two,
+        ):
+            log_in(two, "ceo@example.com")
+            before = two.get("/api/meeting").json()
+            csrf = log_in(one, "leader@example.com")
+            added = one.post(
+                "/api/meeting/items",
+                json={"kind": "issue", "title": "Raised on the other server"},
+                headers={"X-CSRF-Token": csrf},
+            )
+            assert added.status_code == 201, added.text
+            target = one.post(
+                "/api/settings/targets",
+                json={"period": before["goal"]["period"], "amount": "7654321.00"},
+                headers={"X-CSRF-Token": csrf},
+            )
+            assert target.status_code == 204, target.text
+            time.sleep(STAMP_SECONDS + 0.2)
+            after = two.get("/api/meeting").json()
+            assert "Raised on the other server" in [i["title"] for i in after["items"]]
+            assert after["goal"]["target"] == "7654321.00"
+    finally:
+        first.state.hub.close()
+        second.state.hub.close()

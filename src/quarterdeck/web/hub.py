@@ -15,9 +15,13 @@ only touched the record. An ordinary read is keyed on both versions and the view
 email. A *shared* read (the brief's figures, deal listings, a deal's history) depends on
 the deal data alone: it is keyed on the data version and the viewer's data key
 (``access.scope``), so everyone who sees the same deals shares one computation, and a
-change of an item during the meeting does not recompute them. Entries also age out after
-``ttl`` seconds, for writes the server did not make (another process on a shared
-PostgreSQL database).
+change of an item during the meeting does not recompute them.
+
+On a shared database server (PostgreSQL), other processes write too (another app server,
+the CLI): at most every ``STAMP_SECONDS`` a read first compares the database's change
+stamp (``Workspace.change_stamp``) with the one it last saw, and drops what a change made
+elsewhere made stale. Entries also age out after ``ttl`` seconds. A DuckDB file has one
+writer, this process, so it needs neither.
 
 With ``prepare`` on (``quarterdeck serve``), the hub computes ahead, in a background
 thread, what every enabled login is likely to open first (the pages register it with
@@ -48,6 +52,9 @@ log = logging.getLogger("quarterdeck.web")
 CACHE_ENTRIES = 10_000
 """Most results kept at once; the least recently used go first."""
 
+STAMP_SECONDS = 1.0
+"""How often, at most, the cache checks for changes made by other processes (PostgreSQL)."""
+
 SESSION_SECONDS = 30.0
 """How long a looked-up session is trusted before it is read again (logout drops it at once)."""
 
@@ -66,6 +73,9 @@ class Hub:
         self._data_keys: dict[Viewer, Hashable] = {}
         self._sessions: dict[str, tuple[float, Any]] = {}
         self._ahead: list[Callable[[Hub, Viewer], object]] = []
+        self._shared_db = self.ws.store.target.engine != "duckdb"
+        self._stamp = self.ws.change_stamp() if self._shared_db else None
+        self._stamp_checked = time.monotonic()
         self.prepare = prepare
         self.prepared = threading.Event()
         """Set once the background preparation finished for the current data."""
@@ -94,8 +104,10 @@ class Hub:
     ) -> T:
         """``job(workspace as viewer sees it)``, from the cache when asked since the last
         write that could change it (see the module docstring for ``shared``)."""
-        found = self._cache.get(self._key(viewer, endpoint, params, shared))
         now = time.monotonic()
+        if self._shared_db and now - self._stamp_checked > STAMP_SECONDS:
+            self._check_stamp()
+        found = self._cache.get(self._key(viewer, endpoint, params, shared))
         if found is not None and now - found[0] < self.ttl:
             return found[1]  # type: ignore[no-any-return]
         with self.lock:
@@ -153,7 +165,25 @@ class Hub:
             finally:
                 self.changed(record_only=record_only)
 
+    def _check_stamp(self) -> None:
+        """Drop what changes made by other processes made stale (see the module docstring)."""
+        with self.lock:
+            self._stamp_checked = time.monotonic()
+            stamp = self.ws.change_stamp()
+            seen, self._stamp = self._stamp, stamp
+            if seen is None or stamp == seen:
+                return
+            self._changed(record_only=stamp[1:] == seen[1:])
+
     def changed(self, *, record_only: bool = False) -> None:
+        """Drop the cached reads a change made here makes stale (see :meth:`_changed`)."""
+        with self.lock:
+            self._changed(record_only=record_only)
+            if self._shared_db:
+                self._stamp = self.ws.change_stamp()  # our own change is no news
+                self._stamp_checked = time.monotonic()
+
+    def _changed(self, *, record_only: bool = False) -> None:
         """Drop the cached reads a change makes stale (every one, unless ``record_only``:
         then the shared reads of the deal data stay)."""
         with self.lock:
