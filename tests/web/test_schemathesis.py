@@ -1,9 +1,10 @@
-"""schemathesis against the app's OpenAPI schema, in-process over ASGI, logged in as the
-admin (who may call every operation) with the session's CSRF token: no request it makes,
-valid or not, may end in a server error. On a DuckDB file and on PostgreSQL.
+"""schemathesis against the app's OpenAPI schema, in-process over ASGI, with a session's
+cookie and CSRF token: no request it makes, valid or not, may end in a server error. On a
+DuckDB file and on PostgreSQL.
 
-Every operation of the schema is called with ``EXAMPLES`` valid and ``EXAMPLES`` invalid
-requests. ``POST /api/logout`` is left out of them (it would end the session the others
+Every operation of the schema is called as the admin, and the meeting's writes (which the
+admin's role may not make) as the leader too, with ``EXAMPLES`` valid and ``EXAMPLES``
+invalid requests. ``POST /api/logout`` is left out of them (it would end the session the others
 run under) and called once at the end instead.
 """
 
