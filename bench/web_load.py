@@ -12,7 +12,10 @@ apart), and for the measured window picks a page at random, waits for the answer
 for 0.5 to 1.5 seconds, and goes again.
 Prints p50/p95/p99/max latency and errors, per page and overall.
 
-    .venv/bin/python bench/web_load.py [--users 50] [--seconds 60] [--deals 100000]
+    .venv/bin/python bench/web_load.py [--users 50] [--seconds 60] [--deals 100000] [--writes 0.05]
+
+With ``--writes W``, each ceo, leader and manager adds an item at the start and, in a
+share W of their steps, a note to it (the meeting record changing while people read).
 """
 
 from __future__ import annotations
@@ -132,11 +135,27 @@ async def _visit(client: httpx.AsyncClient, page: str, path: str, tally: Tally) 
 
 
 async def _user(
-    base: str, email: str, seconds: float, seed: int, cold: Tally, warm: Tally, start: asyncio.Event
+    base: str,
+    email: str,
+    writes: float,
+    seconds: float,
+    seed: int,
+    cold: Tally,
+    warm: Tally,
+    start: asyncio.Event,
 ) -> None:
     rng = random.Random(seed)
     async with httpx.AsyncClient(base_url=base, timeout=60, follow_redirects=False) as client:
         await _log_in(client, email)
+        csrf = (await client.get("/api/session")).json()["csrf"]
+        item = None
+        if writes:
+            made = await client.post(
+                "/api/meeting/items",
+                json={"kind": "issue", "title": f"Load test issue of {email}"},
+                headers={"X-CSRF-Token": csrf},
+            )
+            item = made.json()["item_id"] if made.status_code == 201 else None
         listing = (await client.get("/api/deals")).json()
         ids = [d["deal_id"] for d in listing.get("deals", [])][:20]
         pages = [p for p in PAGES if ids or "{deal}" not in p[1]]  # a login with no open deals
@@ -150,6 +169,16 @@ async def _user(
         weights = [w for _, _, w in paths]
         until = time.monotonic() + seconds
         while time.monotonic() < until:
+            if item is not None and rng.random() < writes:
+                began = time.perf_counter()
+                noted = await client.post(
+                    f"/api/meeting/items/{item}/notes",
+                    json={"text": "progress"},
+                    headers={"X-CSRF-Token": csrf},
+                )
+                warm.add("write (note)", began, noted.status_code)
+                await asyncio.sleep(rng.uniform(0.5, 1.5))
+                continue
             name, path, _ = rng.choices(paths, weights)[0]
             if name in ("deal", "api deal"):
                 path = PAGES[4 if name == "deal" else 5][1].format(deal=rng.choice(ids))
@@ -185,13 +214,15 @@ def _summary(label: str, tally: Tally) -> None:
 
 
 async def _run(
-    base: str, logins: list[tuple[str, str]], seconds: float
+    base: str, logins: list[tuple[str, str]], writes: float, seconds: float
 ) -> tuple[Tally, Tally, float]:
     cold, warm = Tally(), Tally()
     start = asyncio.Event()
     users = [
-        asyncio.create_task(_user(base, email, seconds, n, cold, warm, start))
-        for n, (email, _) in enumerate(logins)
+        asyncio.create_task(
+            _user(base, email, writes if role != "rep" else 0.0, seconds, n, cold, warm, start)
+        )
+        for n, (email, role) in enumerate(logins)
     ]
     warming = time.perf_counter()
     while cold.done < len(logins):
@@ -211,6 +242,12 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--deals", type=int, default=100_000)
+    parser.add_argument(
+        "--writes",
+        type=float,
+        default=0.0,
+        help="share of the steps of each ceo, leader and manager that add a note to an item",
+    )
     args = parser.parse_args()
     db, logins = _prepare(args.deals, args.users)
     roles = defaultdict(int)
@@ -241,12 +278,15 @@ def main() -> None:
                 sys.exit("the server stopped while preparing")
             time.sleep(1)
         print(f"the server prepared the logins' meetings in {time.perf_counter() - started:.0f} s")
-        cold, warm, warmed = asyncio.run(_run(f"http://127.0.0.1:{port}", logins, args.seconds))
+        cold, warm, warmed = asyncio.run(
+            _run(f"http://127.0.0.1:{port}", logins, args.writes, args.seconds)
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)
     _summary(f"warm-up (each user's first visit of each page, {warmed:.0f} s)", cold)
-    _summary(f"measured ({args.seconds:.0f} s, {args.users} users)", warm)
+    writes = f", writes {args.writes:.0%} of non-rep steps" if args.writes else ""
+    _summary(f"measured ({args.seconds:.0f} s, {args.users} users{writes})", warm)
 
 
 if __name__ == "__main__":

@@ -78,6 +78,10 @@ class Brief:
     accounts: dict[str, str] = field(repr=False)
     notes: tuple[str, ...] = ()
     forecast: SavedForecast | None = None
+    deal_lines: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """The appendix's deal lines as of ``as_of``, by deal id, filled as documents of this
+    brief need them: copies made with another agenda (``dataclasses.replace``) share it,
+    so a document rebuilt after a change of the meeting record reads only new deals."""
 
 
 def brief_moment(data_as_of: datetime | None, week: Period) -> datetime:

@@ -170,8 +170,15 @@ def brief_document(store: Store, brief: Brief) -> Document:
 
 def _appendix_deals(store: Store, brief: Brief, ids: Iterable[str]) -> tuple[Deal, ...]:
     wanted = list(ids)
-    if not wanted:
-        return ()
+    known = brief.deal_lines
+    missing = [d for d in wanted if d not in known]
+    if missing:
+        known.update(_deal_lines(store, brief, missing))
+    return tuple(sorted((known[d] for d in wanted), key=lambda d: d.deal_id))
+
+
+def _deal_lines(store: Store, brief: Brief, wanted: list[str]) -> dict[str, Deal]:
+    """The deals of ``wanted`` as they stood at the brief's moment, by id."""
     deals = deals_at(store, brief.as_of)
     rows = store.to_arrow(
         deals.filter(deals.deal_id.isin(wanted)).select(
@@ -187,24 +194,22 @@ def _appendix_deals(store: Store, brief: Brief, ids: Iterable[str]) -> tuple[Dea
         ).to_pylist()
         names.update({a["account_id"]: a["name"] or a["account_id"] for a in found})
     by_id = {r["deal_id"]: r for r in rows.to_pylist()}
-    out = []
+    out: dict[str, Deal] = {}
     for deal_id in wanted:
         r = by_id.get(deal_id)
         if r is None:
-            out.append(Deal(deal_id, deal_id, note="not in the data at this moment"))
+            out[deal_id] = Deal(deal_id, deal_id, note="not in the data at this moment")
             continue
-        out.append(
-            Deal(
-                deal_id=deal_id,
-                name=r["name"] or deal_id,
-                owner=brief.names.get(r["owner_id"], r["owner_id"] or ""),
-                stage=r["stage"] or "",
-                amount=r["amount"],
-                close_date=r["close_date"],
-                account=names.get(r["account_id"], r["account_id"] or ""),
-            )
+        out[deal_id] = Deal(
+            deal_id=deal_id,
+            name=r["name"] or deal_id,
+            owner=brief.names.get(r["owner_id"], r["owner_id"] or ""),
+            stage=r["stage"] or "",
+            amount=r["amount"],
+            close_date=r["close_date"],
+            account=names.get(r["account_id"], r["account_id"] or ""),
         )
-    return tuple(sorted(out, key=lambda d: d.deal_id))
+    return out
 
 
 class _Writer:

@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse
 
 from quarterdeck.errors import InputError
 from quarterdeck.report.format import day, moment, money, money_short, percent
-from quarterdeck.web.hub import Hub
+from quarterdeck.web.hub import RECORD, Hub
 from quarterdeck.web.security import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -76,14 +76,23 @@ class Asker:
         """Refuse (NotAllowed, 403) unless the viewer's role allows ``action``."""
         self.viewer.require(action)
 
-    def read(self, endpoint: str, params: Any, job: Any, *, shared: bool = False) -> Any:
+    def read(
+        self,
+        endpoint: str,
+        params: Any,
+        job: Any,
+        *,
+        shared: bool = False,
+        depends: tuple[str, ...] = RECORD,
+    ) -> Any:
         """``job``'s answer for this viewer, cached (``shared``: it reads the deal data
-        alone; see ``Hub``)."""
-        return self.hub.read(self.viewer, endpoint, params, job, shared=shared)
+        alone; ``depends``: the parts of the meeting record it reads; see ``Hub``)."""
+        return self.hub.read(self.viewer, endpoint, params, job, shared=shared, depends=depends)
 
-    def write(self, job: Any, *, record_only: bool = False) -> Any:
-        """Run the change ``job`` (``record_only``: it changes only the meeting record)."""
-        return self.hub.write(self.viewer, job, record_only=record_only)
+    def write(self, job: Any, *, touches: str | None = None) -> Any:
+        """Run the change ``job`` (``touches``: the one part of the meeting record it
+        changes, or None when it may change anything; see ``Hub``)."""
+        return self.hub.write(self.viewer, job, touches=touches)
 
 
 def hub_of(request: Request) -> Hub:

@@ -3,15 +3,17 @@ what it read.
 
 Ibis connections (DuckDB's above all) are not safe to share between threads, and FastAPI
 runs plain ``def`` routes in a thread pool, so every call into the Workspace holds one lock.
-What a read returned is kept in memory and answered again without the lock. Two versions
+What a read returned is kept in memory and answered again without the lock. Versions
 key the cache:
 
 - the *data* version: the deal data and what the figures rest on (imports, targets,
   settings, logins, saved forecasts);
-- the *record* version: the meeting record (items, notes, calls, held meetings).
+- a version per part of the meeting record (``RECORD``): items (and their notes),
+  forecast calls, meetings (held, notes).
 
-A write through the hub bumps the record version, and the data version too unless it
-only touched the record. An ordinary read is keyed on both versions and the viewer's
+A write through the hub names the part of the record it touched, or none: then it may
+have changed anything, and every version moves. A read is keyed on the data version, the
+versions of the parts of the record it depends on (all, unless it says) and the viewer's
 email. A *shared* read (the brief's figures, deal listings, a deal's history) depends on
 the deal data alone: it is keyed on the data version and the viewer's data key
 (``access.scope``), so everyone who sees the same deals shares one computation, and a
@@ -55,6 +57,9 @@ CACHE_ENTRIES = 10_000
 STAMP_SECONDS = 1.0
 """How often, at most, the cache checks for changes made by other processes (PostgreSQL)."""
 
+RECORD = ("items", "calls", "meetings")
+"""The parts of the meeting record a read may depend on and a write may touch."""
+
 SESSION_SECONDS = 30.0
 """How long a looked-up session is trusted before it is read again (logout drops it at once)."""
 
@@ -67,7 +72,7 @@ class Hub:
         self.lock = threading.RLock()
         self.ttl = ttl
         self.data_version = 0
-        self.record_version = 0
+        self.record_versions = dict.fromkeys(RECORD, 0)
         self._cache: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
         self._views: dict[Viewer, Workspace] = {}
         self._data_keys: dict[Viewer, Hashable] = {}
@@ -101,17 +106,19 @@ class Hub:
         job: Callable[[Workspace], T],
         *,
         shared: bool = False,
+        depends: tuple[str, ...] = RECORD,
     ) -> T:
         """``job(workspace as viewer sees it)``, from the cache when asked since the last
-        write that could change it (see the module docstring for ``shared``)."""
+        write that could change it: of the deal data, or of the parts of the meeting
+        record it ``depends`` on (see the module docstring for ``shared``)."""
         now = time.monotonic()
         if self._shared_db and now - self._stamp_checked > STAMP_SECONDS:
             self._check_stamp()
-        found = self._cache.get(self._key(viewer, endpoint, params, shared))
+        found = self._cache.get(self._key(viewer, endpoint, params, shared, depends))
         if found is not None and now - found[0] < self.ttl:
             return found[1]  # type: ignore[no-any-return]
         with self.lock:
-            key = self._key(viewer, endpoint, params, shared)
+            key = self._key(viewer, endpoint, params, shared, depends)
             found = self._cache.get(key)
             if found is not None and now - found[0] < self.ttl:
                 return found[1]  # type: ignore[no-any-return]
@@ -139,7 +146,12 @@ class Hub:
                 self._cache.popitem(last=False)
 
     def _key(
-        self, viewer: Viewer | None, endpoint: str, params: Hashable, shared: bool
+        self,
+        viewer: Viewer | None,
+        endpoint: str,
+        params: Hashable,
+        shared: bool,
+        depends: tuple[str, ...] = RECORD,
     ) -> Hashable:
         if shared:
             who = self._data_keys.get(viewer) if viewer is not None else None
@@ -151,19 +163,21 @@ class Hub:
                     )
             return (self.data_version, "shared", who, endpoint, params)
         email = viewer.email if viewer else None
-        return (self.data_version, self.record_version, email, endpoint, params)
+        versions = tuple(self.record_versions[part] for part in depends)
+        return (self.data_version, versions, email, endpoint, params)
 
     def write(
-        self, viewer: Viewer | None, job: Callable[[Workspace], T], *, record_only: bool = False
+        self, viewer: Viewer | None, job: Callable[[Workspace], T], *, touches: str | None = None
     ) -> T:
         """``job(workspace as viewer sees it)`` under the lock; then the cached reads it
         may have changed are dropped, whether the job succeeded or not (it may have
-        written part way). ``record_only``: the job changed only the meeting record."""
+        written part way). ``touches``: the one part of the meeting record (``RECORD``)
+        the job changed; None when it may have changed anything."""
         with self.lock:
             try:
                 return job(self._scoped(viewer))
             finally:
-                self.changed(record_only=record_only)
+                self.changed(touches=touches)
 
     def _check_stamp(self) -> None:
         """Drop what changes made by other processes made stale (see the module docstring)."""
@@ -173,25 +187,26 @@ class Hub:
             seen, self._stamp = self._stamp, stamp
             if seen is None or stamp == seen:
                 return
-            self._changed(record_only=stamp[1:] == seen[1:])
+            self._changed(touches=RECORD if stamp[1:] == seen[1:] else None)
 
-    def changed(self, *, record_only: bool = False) -> None:
+    def changed(self, *, touches: str | None = None) -> None:
         """Drop the cached reads a change made here makes stale (see :meth:`_changed`)."""
         with self.lock:
-            self._changed(record_only=record_only)
+            self._changed(touches=(touches,) if touches else None)
             if self._shared_db:
                 self._stamp = self.ws.change_stamp()  # our own change is no news
                 self._stamp_checked = time.monotonic()
 
-    def _changed(self, *, record_only: bool = False) -> None:
-        """Drop the cached reads a change makes stale (every one, unless ``record_only``:
-        then the shared reads of the deal data stay)."""
+    def _changed(self, *, touches: tuple[str, ...] | None) -> None:
+        """Move the versions of what changed: the parts of the meeting record ``touches``
+        names (reads that depend on them are no longer found, and age out), or, when None,
+        everything (the cache is emptied and the logins' pages prepared again)."""
         with self.lock:
-            self.record_version += 1
-            if record_only:
-                stale = [k for k in self._cache if k[1] != "shared"]  # type: ignore[index]
-                for key in stale:
-                    del self._cache[key]
+            for part in touches or RECORD:
+                if part not in self.record_versions:
+                    raise ValueError(f"unknown part of the meeting record {part!r}")
+                self.record_versions[part] += 1
+            if touches is not None:
                 return
             self.data_version += 1
             self._cache.clear()

@@ -53,7 +53,7 @@ def state_of(hub: Hub, viewer: Viewer) -> dict[str, Any]:
             "actual": actual,
         }
 
-    result: dict[str, Any] = hub.read(viewer, "forecast", None, build)
+    result: dict[str, Any] = hub.read(viewer, "forecast", None, build, depends=("calls",))
     return result
 
 

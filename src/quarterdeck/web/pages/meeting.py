@@ -87,7 +87,13 @@ def figures(hub: Hub, viewer: Viewer, week: str | None) -> tuple[str, str, Brief
     """The current meeting's week, the week shown, and the brief's figures for it as
     ``viewer`` sees them: a shared read of the deal data (everyone who sees the same deals
     shares them, and a change of the meeting record keeps them)."""
-    current: str = hub.read(viewer, "current meeting", None, lambda ws: ws.meeting().meeting_id)
+    current: str = hub.read(
+        viewer,
+        "current meeting",
+        None,
+        lambda ws: ws.meeting().meeting_id,
+        depends=("meetings",),
+    )
     label = _week(week) or current
     brief: Brief = hub.read(viewer, "brief figures", label, lambda ws: ws.brief(label), shared=True)
     return current, label, brief
@@ -384,7 +390,7 @@ def add_item(who: Asker, body: NewItemIn) -> str:
             deals=[d.strip() for d in body.deals if d.strip()],
             metric=body.metric or None,
         ),
-        record_only=True,
+        touches="items",
     )
     return str(item.item_id)
 
@@ -399,25 +405,25 @@ def change_item(who: Asker, item_id: str, body: ItemChangeIn) -> None:
     if body.status in ("done", "dropped"):
         changes.pop("status")
         if changes:
-            who.write(lambda ws: ws.update_item(item_id, by=who.by, **changes), record_only=True)
+            who.write(lambda ws: ws.update_item(item_id, by=who.by, **changes), touches="items")
         who.write(
             lambda ws: ws.close_item(item_id, body.status, by=who.by, note=body.note),
-            record_only=True,
+            touches="items",
         )
         return
     if not changes and body.note:
-        who.write(lambda ws: ws.note_item(item_id, body.note, by=who.by), record_only=True)
+        who.write(lambda ws: ws.note_item(item_id, body.note, by=who.by), touches="items")
         return
     if not changes:
         raise InputError("nothing to change: give a title, owner, status, due date or note")
     who.write(
-        lambda ws: ws.update_item(item_id, by=who.by, note=body.note, **changes), record_only=True
+        lambda ws: ws.update_item(item_id, by=who.by, note=body.note, **changes), touches="items"
     )
 
 
 def note_item(who: Asker, item_id: str, body: NoteIn) -> None:
     who.require("edit_items")
-    who.write(lambda ws: ws.note_item(item_id, body.text, by=who.by), record_only=True)
+    who.write(lambda ws: ws.note_item(item_id, body.text, by=who.by), touches="items")
 
 
 def record_call(who: Asker, body: CallIn) -> CallOut:
@@ -426,20 +432,20 @@ def record_call(who: Asker, body: CallIn) -> CallOut:
         lambda ws: ws.record_call(
             body.commit, body.best_case, by=who.by, period=body.period or None, note=body.note
         ),
-        record_only=True,
+        touches="calls",
     )
     return call_out(call)
 
 
 def mark_held(who: Asker, week: str | None) -> str:
     who.require("hold_meeting")
-    held = who.write(lambda ws: ws.mark_held(_week(week)), record_only=True)
+    held = who.write(lambda ws: ws.mark_held(_week(week)), touches="meetings")
     return str(held.meeting_id)
 
 
 def set_notes(who: Asker, body: NotesIn) -> None:
     who.require("hold_meeting")
-    who.write(lambda ws: ws.set_notes(body.text, week=_week(body.week)), record_only=True)
+    who.write(lambda ws: ws.set_notes(body.text, week=_week(body.week)), touches="meetings")
 
 
 @router.post("/api/meeting/items", response_model=ItemOut, status_code=201, tags=["meeting"])
