@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
 from collections import defaultdict
@@ -19,6 +20,7 @@ from quarterdeck.history import deals_as_of
 from quarterdeck.importer import ImportRequest, run_import
 from quarterdeck.simulate import SimulationSpec, simulate
 from quarterdeck.store import Store
+from quarterdeck.workspace import Workspace
 
 CLI = [sys.executable, "-m", "quarterdeck.cli"]
 
@@ -108,5 +110,11 @@ def test_cli_status_json_and_demo(tmp_path: Path) -> None:
         "open_amount",
     ):
         assert key in figures
+    # The demo's web logins work with the passwords it printed, one per role.
+    printed = re.findall(r"^  (\w+) +(\S+@\S+) +password (\S+)$", demo.stdout, re.MULTILINE)
+    assert [role for role, _, _ in printed] == ["ceo", "leader", "manager", "rep"]
+    with Workspace(tmp_path / "demo" / "quarterdeck.duckdb") as ws:
+        for role, email, password in printed:
+            assert ws.log_in(email, password).role == role
     assert figures["imports"] == 1 and figures["deals"] > 700
     assert Decimal(figures["won_amount"]) > 0

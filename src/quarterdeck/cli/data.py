@@ -22,6 +22,7 @@ from quarterdeck.cli.common import (
     out,
     state,
 )
+from quarterdeck.errors import MissingExtra
 from quarterdeck.workspace import Workspace
 
 
@@ -147,6 +148,7 @@ def demo(
     from quarterdeck.simulate import SimulationSpec
     from quarterdeck.simulate import simulate as run
     from quarterdeck.simulate.calls import record_leader_calls
+    from quarterdeck.simulate.logins import add_demo_logins
     from quarterdeck.simulate.meeting import seed_meeting_record
 
     export = folder / "salesforce-export"
@@ -179,6 +181,10 @@ def demo(
             )
             out.print(f"Forecast of this quarter: {forecast.forecast:,.0f}{spread}.")
         document = ws.brief_document(ws.brief())
+        try:
+            logins = add_demo_logins(ws)
+        except MissingExtra:
+            logins = []
     brief_path = folder / "brief.html"
     write(document, brief_path)
     write(document, folder / "brief.md")
@@ -186,6 +192,14 @@ def demo(
         f"Done in {time.perf_counter() - started:.0f}s. This week's brief: {brief_path} "
         f"(and brief.md). Explore: quarterdeck --db {db} status"
     )
+    if logins:
+        out.print(
+            f"The web app: quarterdeck --db {db} serve, then log in at http://127.0.0.1:8000 as"
+        )
+        for login in logins:
+            out.print(f"  {login.role:<8} {login.email}  password {login.password}")
+    else:
+        out.print("For the web app: pip install 'quarterdeck[web]' and run the demo again.")
 
 
 def _print_overview(ws: Workspace) -> None:
