@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint format bench-import bench-brief bench-forecast clean
+.PHONY: demo test lint format bench-import bench-brief bench-forecast bench-web clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,10 @@ bench-forecast: $(INSTALLED)
 	OMP_NUM_THREADS=1 $(BIN)/python bench/forecast_sim.py --seeds 7 --deals 100000
 	OMP_NUM_THREADS=1 $(BIN)/python bench/forecast_maven.py
 	OMP_NUM_THREADS=1 $(BIN)/python bench/ibm_winloss.py
+
+bench-web: $(INSTALLED)
+	$(BIN)/python bench/web_load.py
+	$(BIN)/python bench/web_load.py --writes 0.01
 
 clean:
 	rm -rf $(VENV) demo bench/out .pytest_cache
