@@ -135,3 +135,31 @@ def test_a_change_made_by_another_server_shows_within_seconds(company: Company) 
     finally:
         first.state.hub.close()
         second.state.hub.close()
+
+
+def test_after_a_change_others_see_it_once_their_pages_are_prepared(company: Company) -> None:
+    app = create_app(company.db, prepare=True)
+    try:
+        assert app.state.hub.prepared.wait(120)
+        with (
+            TestClient(app, raise_server_exceptions=False) as leader,
+            TestClient(app, raise_server_exceptions=False) as ceo,
+        ):
+            csrf = log_in(leader, "leader@example.com")
+            log_in(ceo, "ceo@example.com")
+            assert ceo.get("/api/meeting").status_code == 200
+            added = leader.post(
+                "/api/meeting/items",
+                json={"kind": "action", "title": "Send the revised pricing"},
+                headers={"X-CSRF-Token": csrf},
+            )
+            assert added.status_code == 201, added.text
+            # Whoever made the change sees it at once...
+            titles = [i["title"] for i in leader.get("/api/meeting").json()["items"]]
+            assert "Send the revised pricing" in titles
+            # ...everyone else once the round of preparation has reached them.
+            assert app.state.hub.prepared.wait(120)
+            titles = [i["title"] for i in ceo.get("/api/meeting").json()["items"]]
+            assert "Send the revised pricing" in titles
+    finally:
+        app.state.hub.close()

@@ -27,8 +27,11 @@ writer, this process, so it needs neither.
 
 With ``prepare`` on (``quarterdeck serve``), the hub computes ahead, in a background
 thread, what every enabled login is likely to open first (the pages register it with
-``Hub.ahead``), at start and after every change of the deal data, most recent logins
-first. It takes the lock for one computation at a time, so people's requests interleave.
+``Hub.ahead``), at start and after every change, most recent logins first. It takes the
+lock for one computation at a time, so people's requests interleave. After a change of the
+meeting record, until that round has reached them, others are answered with their page as
+it was (seconds old), rather than everyone waiting for everyone's page at once; whoever
+made the change sees it at once.
 """
 
 from __future__ import annotations
@@ -64,6 +67,10 @@ SESSION_SECONDS = 30.0
 """How long a looked-up session is trusted before it is read again (logout drops it at once)."""
 
 
+class _DataChanged(Exception):
+    """The deal data changed while a round of preparation was under way."""
+
+
 class Hub:
     """The app's Workspace behind one lock, with a cache of reads (see the module docstring)."""
 
@@ -82,11 +89,20 @@ class Hub:
         self._stamp = self.ws.change_stamp() if self._shared_db else None
         self._stamp_checked = time.monotonic()
         self.prepare = prepare
+        self._wanted = 0
+        self._done = 0
+        self._worker: threading.Thread | None = None
+        self._closed = False
+        self._writers: dict[str, int] = {}
+        """Who changed the meeting record, and the round of preparation that holds it."""
+        self._last: dict[Hashable, tuple[int, Any]] = {}
+        self._local = threading.local()
         self.prepared = threading.Event()
         """Set once the background preparation finished for the current data."""
 
     def close(self) -> None:
         with self.lock:
+            self._closed = True
             self.ws.close()
 
     def _scoped(self, viewer: Viewer | None) -> Workspace:
@@ -117,6 +133,11 @@ class Hub:
         found = self._cache.get(self._key(viewer, endpoint, params, shared, depends))
         if found is not None and now - found[0] < self.ttl:
             return found[1]  # type: ignore[no-any-return]
+        last = (viewer.email if viewer else None, endpoint, params)
+        if not shared and self._may_be_stale(viewer):
+            stale = self._last.get(last)
+            if stale is not None and stale[0] == self.data_version:
+                return stale[1]  # type: ignore[no-any-return]
         with self.lock:
             key = self._key(viewer, endpoint, params, shared, depends)
             found = self._cache.get(key)
@@ -126,7 +147,23 @@ class Hub:
             self._cache[key] = (time.monotonic(), value)
             while len(self._cache) > CACHE_ENTRIES:
                 self._cache.popitem(last=False)
+            if not shared:
+                if len(self._last) > CACHE_ENTRIES:
+                    self._last.clear()
+                self._last[last] = (self.data_version, value)
             return value
+
+    def _may_be_stale(self, viewer: Viewer | None) -> bool:
+        """Whether ``viewer`` may be answered with their page from before a change of the
+        meeting record while it is computed again ahead: only while the hub prepares
+        (``prepare``), never for someone who changed the record since the last round (they
+        see their change at once), and never for the round itself."""
+        return (
+            self.prepare
+            and viewer is not None
+            and viewer.email not in self._writers
+            and not getattr(self._local, "preparing", False)
+        )
 
     def keep(
         self,
@@ -174,6 +211,8 @@ class Hub:
         written part way). ``touches``: the one part of the meeting record (``RECORD``)
         the job changed; None when it may have changed anything."""
         with self.lock:
+            if viewer is not None:
+                self._writers[viewer.email] = self._wanted + 1
             try:
                 return job(self._scoped(viewer))
             finally:
@@ -207,8 +246,10 @@ class Hub:
                     raise ValueError(f"unknown part of the meeting record {part!r}")
                 self.record_versions[part] += 1
             if touches is not None:
+                self.start_preparing()
                 return
             self.data_version += 1
+            self._last.clear()
             self._cache.clear()
             self._views.clear()
             self._data_keys.clear()
@@ -222,28 +263,45 @@ class Hub:
         self._ahead.append(job)
 
     def start_preparing(self) -> None:
-        """Prepare every login's first pages in the background (when ``prepare`` is on)."""
+        """Prepare every login's first pages in the background (when ``prepare`` is on):
+        one worker goes round the logins, and round again while changes came meanwhile."""
         if not self.prepare or not self._ahead:
             self.prepared.set()
             return
-        self.prepared.clear()
-        version = self.data_version
-        threading.Thread(
-            target=self._prepare, args=(version,), name="quarterdeck-prepare", daemon=True
-        ).start()
+        with self.lock:
+            self.prepared.clear()
+            self._wanted += 1
+            if self._worker is None:
+                self._worker = threading.Thread(
+                    target=self._prepare, name="quarterdeck-prepare", daemon=True
+                )
+                self._worker.start()
 
-    def _prepare(self, version: int) -> None:
-        try:
-            viewers = self.call(lambda ws: ws.viewers())
-            for viewer in viewers:
-                for job in self._ahead:
-                    if self.data_version != version:
-                        return  # the data changed again: a newer round has started
-                    job(self, viewer)
-        except Exception:
-            log.exception("preparing the logins' pages failed (they are computed when opened)")
-        if self.data_version == version:
-            self.prepared.set()
+    def _prepare(self) -> None:
+        self._local.preparing = True
+        while True:
+            with self.lock:
+                if self._done >= self._wanted or self._closed:
+                    self._worker = None
+                    self.prepared.set()
+                    return
+                wanted, data = self._wanted, self.data_version
+            try:
+                for viewer in self.call(lambda ws: ws.viewers()):
+                    for job in self._ahead:
+                        if self._closed:
+                            return
+                        if self.data_version != data:
+                            raise _DataChanged
+                        job(self, viewer)
+            except _DataChanged:
+                continue  # go round again, on the new data
+            except Exception:
+                log.exception("preparing the logins' pages failed (they are computed when opened)")
+            with self.lock:
+                self._done = max(self._done, wanted)
+                # Whoever wrote before this round began has their change in it now.
+                self._writers = {e: r for e, r in self._writers.items() if r > wanted}
 
     def call(self, job: Callable[[Workspace], T]) -> T:
         """``job(the whole workspace)`` under the lock, uncached (logins, sessions)."""
