@@ -12,6 +12,16 @@ from testdata import SHARED_DATA
 from quarterdeck.store import Store
 
 
+@pytest.fixture(scope="session", autouse=True)
+def files_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Rejected rows and uploads of stores on PostgreSQL go to a temporary folder, not
+    into the folder the tests run from."""
+    folder = tmp_path_factory.mktemp("files")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("QUARTERDECK_FILES", str(folder))
+        yield folder
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
     s = Store(tmp_path / "test.duckdb")

@@ -44,9 +44,14 @@ class InputError(QuarterdeckError):
 class RejectsExceeded(InputError):
     """An import had more rejected rows than allowed; nothing was written."""
 
-    def __init__(self, message: str, rejects_path: str | None = None) -> None:
+    def __init__(
+        self, message: str, rejects_path: str | None = None, summary: str | None = None
+    ) -> None:
         super().__init__(message)
         self.rejects_path = rejects_path
+        self.summary = summary or message
+        """The counts alone, without the file's path or the command's advice (for pages
+        that show the rejected rows themselves)."""
 
 
 class NotFound(InputError):

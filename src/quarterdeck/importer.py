@@ -134,7 +134,9 @@ def _check(
         rejects_path = _write_rejects(store, batch.rejects, started)
         if batch.rows_rejected > request.max_rejects:
             raise RejectsExceeded(
-                _rejects_message(batch, request.max_rejects, rejects_path), str(rejects_path)
+                _rejects_message(batch, request.max_rejects, rejects_path),
+                str(rejects_path),
+                summary=_rejects_summary(batch, request.max_rejects),
             )
     file_hash = _hash(batch.files)
     as_of = request.as_of or batch.as_of or started
@@ -297,14 +299,20 @@ def _write_rejects(store: Store, rejects: list[Reject], started: datetime) -> Pa
     return path
 
 
+def _rejects_summary(batch: ImportBatch, max_rejects: int) -> str:
+    return (
+        f"{batch.rows_rejected:,} row{'s' if batch.rows_rejected != 1 else ''} cannot be read "
+        f"(allowed: {max_rejects})"
+    )
+
+
 def _rejects_message(batch: ImportBatch, max_rejects: int, path: Path) -> str:
     shown = [r.message() for r in batch.rejects[:5]]
     more = len(batch.rejects) - len(shown)
     lines = "\n  ".join(shown)
     tail = f"\n  ... and {more} more" if more > 0 else ""
     return (
-        f"{batch.rows_rejected:,} row{'s' if batch.rows_rejected != 1 else ''} cannot be read "
-        f"(allowed: {max_rejects}); nothing was imported.\n  {lines}{tail}\n"
+        f"{_rejects_summary(batch, max_rejects)}; nothing was imported.\n  {lines}{tail}\n"
         f"All rejected rows and reasons: {path}\n"
         "Fix them, or allow them to be set aside with --max-rejects N."
     )

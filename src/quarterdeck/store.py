@@ -38,6 +38,9 @@ __all__ = ["DEFAULT_DB", "Scope", "Store"]
 
 DEFAULT_DB = "quarterdeck.duckdb"
 
+FILES_ENV = "QUARTERDECK_FILES"
+"""Where a store on a database server keeps its files (see ``Store.folder``)."""
+
 DUCKDB_MEMORY = "1GB"
 """Memory DuckDB may use before it spills to disk (environment QUARTERDECK_DUCKDB_MEMORY)."""
 
@@ -217,10 +220,12 @@ class Store:
 
     @property
     def folder(self) -> Path:
-        """Where files that belong beside the database (such as rejects) are written."""
+        """Where files that belong beside the database (rejected rows, uploads) are written:
+        the DuckDB file's folder; for a database server, the folder the environment
+        variable QUARTERDECK_FILES names, or else the current one."""
         if self.target.is_file:
             return Path(self.target.location).resolve().parent
-        return Path.cwd()
+        return Path(os.environ.get(FILES_ENV) or Path.cwd())
 
     # -- schema -------------------------------------------------------------------------
 

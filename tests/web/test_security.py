@@ -157,12 +157,17 @@ def test_upload_limits(app_client: TestClient, monkeypatch: pytest.MonkeyPatch) 
         "/api/imports", files={"file": ("notes.txt", b"hello")}, headers=headers
     )
     assert wrong_type.status_code == 400
-    assert ".csv, .xlsx or .zip" in wrong_type.json()["error"]
-    fake_excel = app_client.post(
-        "/api/imports", files={"file": ("deals.xlsx", b"id,amount\n1,2\n")}, headers=headers
+    assert ".csv export, or a .zip of .csv files" in wrong_type.json()["error"]
+    excel = app_client.post(
+        "/api/imports", files={"file": ("deals.xlsx", b"PK\x03\x04...")}, headers=headers
     )
-    assert fake_excel.status_code == 400
-    assert "not a xlsx file" in fake_excel.json()["error"]
+    assert excel.status_code == 400
+    assert "Save As > CSV UTF-8" in excel.json()["error"]
+    fake_zip = app_client.post(
+        "/api/imports", files={"file": ("export.zip", b"id,amount\n1,2\n")}, headers=headers
+    )
+    assert fake_zip.status_code == 400
+    assert "not a zip file" in fake_zip.json()["error"]
     monkeypatch.setattr(imports, "MAX_UPLOAD", 1024)
     large = app_client.post(
         "/api/imports", files={"file": ("big.csv", b"a,b\n" + b"1,2\n" * 600)}, headers=headers

@@ -1,10 +1,12 @@
-"""Imports: upload a CRM export (CSV, Excel or a ZIP of them), import it in the background
-with its progress on the page, then its summary and rejected rows; the history of imports.
+"""Imports: upload a CRM export (a CSV file, or a ZIP of CSV files such as Salesforce's
+data export), import it in the background with its progress on the page, then its summary
+and rejected rows; the history of imports.
 
 An upload is refused before it is read when it is larger than ``MAX_UPLOAD`` or not a
-.csv, .xlsx or .zip file. It is kept in a folder of its own beside the database, named as
-the user named it (the importer recognises exports by their file names), and imported all
-or nothing like ``quarterdeck import``.
+.csv or .zip file (an Excel workbook is refused with how to save it as CSV). It is kept in
+a folder of its own beside the database, named as the user named it (the importer
+recognises exports by their file names), and imported all or nothing like
+``quarterdeck import``. A ZIP is unpacked there first, with limits (``unpack``).
 """
 
 from __future__ import annotations
@@ -32,8 +34,12 @@ router = APIRouter()
 MAX_UPLOAD = 50 * 1024 * 1024
 """The largest upload accepted, in bytes (50 MB)."""
 
-SUFFIXES = (".csv", ".xlsx", ".zip")
+SUFFIXES = (".csv", ".zip")
 ZIP_MAGIC = b"PK\x03\x04"
+MAX_UNPACKED = 1024 * 1024 * 1024
+"""The most a ZIP upload may unpack to, in bytes (1 GB), whatever its entries claim."""
+MAX_ENTRIES = 200
+"""The most CSV files a ZIP upload may hold."""
 MAX_REJECT_ROWS = 1000
 
 
@@ -48,7 +54,7 @@ def job_out(job: Job) -> JobOut:
         state=job.state,
         step=job.step,
         fraction=job.fraction,
-        message=job.message,
+        message=_message(job),
         import_id=getattr(result, "import_id", None),
         rows_read=getattr(result, "rows_read", None),
         rows_accepted=getattr(result, "rows_accepted", None),
@@ -56,6 +62,19 @@ def job_out(job: Job) -> JobOut:
         notices=list(getattr(result, "notices", ()) or ()),
         skipped=getattr(result, "skipped", None),
     )
+
+
+def _message(job: Job) -> str | None:
+    """What went wrong, in the page's words: a refusal for rejected rows gives the counts
+    and what to do here (the rows themselves are listed below it), not the server's path
+    to the rejects file or the command line's flag."""
+    error = job.extra.get("error")
+    if isinstance(error, RejectsExceeded):
+        return (
+            f"{error.summary}. Fix the rows below and upload again, or allow them to be set "
+            'aside with "Rows that may be rejected".'
+        )
+    return job.message
 
 
 def _rejects_path(job: Job) -> Path | None:
@@ -88,6 +107,7 @@ def imports_page(request: Request, who: Annotated[Asker, Depends(asker)]) -> Res
         who,
         history=_history(who),
         jobs=jobs,
+        messages={j.job_id: _message(j) for j in jobs},
         can_import=who.viewer.can("import"),
         max_mb=MAX_UPLOAD // (1024 * 1024),
     )
@@ -108,14 +128,67 @@ def _check_upload(request: Request, upload: UploadFile) -> str:
         raise InputError(f"the upload is larger than {MAX_UPLOAD // (1024 * 1024)} MB")
     name = Path(upload.filename or "").name
     name = re.sub(r"[^A-Za-z0-9._ -]", "_", name).strip() or "upload"
+    if name.lower().endswith((".xlsx", ".xls")):
+        raise InputError(
+            f"{name}: an Excel workbook; in Excel use File > Save As > CSV UTF-8, "
+            "and upload the .csv (or a .zip of several)"
+        )
     if not name.lower().endswith(SUFFIXES):
-        raise InputError(f"{name}: upload a .csv, .xlsx or .zip export")
+        raise InputError(f"{name}: upload a .csv export, or a .zip of .csv files")
     return name
+
+
+def unpack(archive: Path, into: Path) -> Path:
+    """The CSV files of ZIP ``archive`` written into folder ``into`` (made here), flat, by
+    their own names; anything else in it is left out. Refused, with nothing left behind,
+    when it holds no CSV file, more than ``MAX_ENTRIES``, two of one name, or unpacks to
+    more than ``MAX_UNPACKED`` bytes (counted as written, not as the entries claim)."""
+    import zipfile
+
+    try:
+        book = zipfile.ZipFile(archive)
+    except zipfile.BadZipFile as exc:
+        raise InputError(f"{archive.name} is not a readable zip file: {exc}") from exc
+    with book:
+        entries = [
+            e for e in book.infolist() if not e.is_dir() and e.filename.lower().endswith(".csv")
+        ]
+        if not entries:
+            raise InputError(f"{archive.name} holds no .csv file")
+        if len(entries) > MAX_ENTRIES:
+            raise InputError(
+                f"{archive.name} holds {len(entries)} CSV files; at most {MAX_ENTRIES}"
+            )
+        names = [Path(e.filename.replace("\\", "/")).name for e in entries]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise InputError(f"{archive.name} holds two files named {twice[0]}")
+        into.mkdir()
+        written = 0
+        try:
+            for entry, name in zip(entries, names, strict=True):
+                with book.open(entry) as source, (into / name).open("wb") as out:
+                    while chunk := source.read(1024 * 1024):
+                        written += len(chunk)
+                        if written > MAX_UNPACKED:
+                            raise InputError(
+                                f"{archive.name} unpacks to more than "
+                                f"{MAX_UNPACKED // (1024 * 1024)} MB"
+                            )
+                        out.write(chunk)
+        except zipfile.BadZipFile as exc:
+            shutil.rmtree(into, ignore_errors=True)
+            raise InputError(f"{archive.name} is damaged: {exc}") from exc
+        except BaseException:
+            shutil.rmtree(into, ignore_errors=True)
+            raise
+    return into
 
 
 def _save(upload: UploadFile, name: str, folder: Path) -> Path:
     """Copy the upload into a folder of its own, refusing it once it passes MAX_UPLOAD or
-    when its content does not match its type (an .xlsx and a .zip are ZIP files)."""
+    when its content does not match its type; a ZIP is unpacked there. The path to import:
+    the CSV file, or the folder the ZIP's CSV files went to."""
     uploads = folder / "uploads"
     uploads.mkdir(exist_ok=True)
     place = Path(tempfile.mkdtemp(prefix="upload-", dir=uploads))
@@ -132,9 +205,11 @@ def _save(upload: UploadFile, name: str, folder: Path) -> Path:
             raise InputError(f"{name} is empty")
         with target.open("rb") as check:
             head = check.read(4)
-        if name.lower().endswith((".xlsx", ".zip")) and head != ZIP_MAGIC:
-            raise InputError(f"{name} is not a {name.rsplit('.', 1)[-1]} file")
-        if name.lower().endswith(".csv") and b"\x00" in head:
+        if name.lower().endswith(".zip"):
+            if head != ZIP_MAGIC:
+                raise InputError(f"{name} is not a zip file")
+            return unpack(target, place / "export")
+        if b"\x00" in head:
             raise InputError(f"{name} is not a CSV text file")
     except BaseException:
         shutil.rmtree(place, ignore_errors=True)
@@ -162,7 +237,7 @@ def upload_api(
     file: UploadFile,
     max_rejects: int = 0,
 ) -> JobOut:
-    """Upload a CRM export (.csv, .xlsx or .zip, at most 50 MB) and import it in the
+    """Upload a CRM export (.csv, or a .zip of .csv files; at most 50 MB) and import it in the
     background; poll ``/api/imports/jobs/{job_id}``."""
     if not 0 <= max_rejects <= 1_000_000:
         raise InputError("max_rejects must be between 0 and 1000000")
