@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from conftest import NOW, PASSWORD, viewer
+from access_company import NOW, PASSWORD, viewer
 
 from quarterdeck.errors import InputError
 from quarterdeck.workspace import Workspace

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PASSWORD
+from access_company import PASSWORD
 from typer.testing import CliRunner
 
 from quarterdeck.cli import app

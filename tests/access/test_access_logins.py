@@ -7,7 +7,7 @@ import sys
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import NOW, PASSWORD
+from access_company import NOW, PASSWORD
 
 from quarterdeck.access import ACTIONS, Viewer, passwords
 from quarterdeck.access.logins import REFUSED

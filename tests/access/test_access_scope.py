@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import NOW, viewer
+from access_company import NOW, viewer
 
 from quarterdeck.access import Viewer
 from quarterdeck.errors import InputError, NotAllowed

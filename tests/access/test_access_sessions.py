@@ -8,7 +8,7 @@ import hashlib
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import PASSWORD
+from access_company import PASSWORD
 
 from quarterdeck.errors import LoginRefused
 from quarterdeck.workspace import Workspace

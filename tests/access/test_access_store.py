@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
-from conftest import PASSWORD
+from access_company import PASSWORD
 
 from quarterdeck.model import SCHEMA_VERSION
 from quarterdeck.workspace import Workspace

@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from conftest import PASSWORD, Company, Facts
+from served import PASSWORD, Company, Facts
 
 MONEY = "{:,.2f}"
 """How the pages write an amount (report.format.money): to the cent, thousands separated."""

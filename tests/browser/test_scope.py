@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from conftest import Company
+from served import Company
 
 
 def _session(page: Any) -> dict[str, str]:
