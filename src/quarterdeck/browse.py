@@ -10,7 +10,7 @@ that never existed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -28,6 +28,7 @@ __all__ = [
     "DealLine",
     "DealListing",
     "DealRecord",
+    "FilterScope",
     "ImportLine",
     "deal_listing",
     "deal_record",
@@ -38,6 +39,9 @@ __all__ = [
 DEAL_FILTERS = ("team", "owner", "segment", "motion", "stage")
 """What a deal listing can be narrowed by: the owner's team, the owner (a user id), the
 account's segment, the deal's motion and its stage."""
+
+NARROWING = ("team", "owner", "segment", "motion", "stage")
+"""The filters that narrow the deals a report reads (``FilterScope``), not only a listing."""
 
 LISTING_LIMIT = 500
 """A listing shows at most this many deals, largest first; ``total`` counts them all."""
@@ -62,6 +66,62 @@ class DealFilter:
         if isinstance(self.ids, str):
             raise InputError("deal ids must be a list of ids")
         object.__setattr__(self, "ids", tuple(i for i in self.ids if i))
+
+    @property
+    def narrowing(self) -> DealFilter:
+        """This filter's part that narrows reports (team, rep, segment, motion, stage)."""
+        return DealFilter(**{name: getattr(self, name) for name in NARROWING}, status=None)
+
+    @property
+    def narrows(self) -> bool:
+        return any(getattr(self, name) for name in NARROWING)
+
+
+@dataclass(frozen=True)
+class FilterScope:
+    """A store scope (``Store.scoped``) that narrows every report to the deals a filter
+    keeps: deals whose owner, owner's team, account's segment, motion and current stage
+    match, their history and activities; within what ``inner`` (the viewer's scope, if
+    any) lets through. So the waterfall and the ledger of the pipeline page follow its
+    filters with the metrics' own code."""
+
+    filter: DealFilter
+    inner: Any = None
+
+    @property
+    def key(self) -> Hashable:
+        return ("filter", self.inner.key if self.inner is not None else None, self.filter)
+
+    def narrow(self, name: str, table: Any, store: Store) -> Any:
+        if self.inner is not None:
+            table = self.inner.narrow(name, table, store)
+        if name == "deals":
+            return table.filter(table.deal_id.isin(self._deal_ids(store)))
+        if name in ("deal_events", "activities"):
+            return table.filter(table.deal_id.isin(self._deal_ids(store)))
+        return table
+
+    def _deal_ids(self, store: Store) -> Any:
+        f = self.filter
+        deals = store.table("deals")
+        if self.inner is not None:
+            deals = self.inner.narrow("deals", deals, store)
+        kept = deals
+        if f.owner:
+            kept = kept.filter(kept.owner_id == f.owner)
+        if f.motion:
+            kept = kept.filter(kept.motion == f.motion)
+        if f.stage:
+            kept = kept.filter(kept.stage == f.stage)
+        if f.team:
+            users = store.table("users")
+            kept = kept.filter(kept.owner_id.isin(users.filter(users.team == f.team).user_id))
+        if f.segment:
+            accounts = store.table("accounts")
+            kept = kept.filter(
+                kept.account_id.isin(accounts.filter(accounts.segment == f.segment).account_id)
+            )
+        return kept.deal_id
 
 
 @dataclass(frozen=True)

@@ -482,6 +482,16 @@ class Workspace:
 
         return deal_record(self.store, deal_id)
 
+    def narrowed(self, request: DealFilter) -> Workspace:
+        """This workspace with every report narrowed to the deals ``request`` keeps by
+        team, rep, segment, motion and current stage (``browse.FilterScope``), within what
+        the viewer, if any, may see."""
+        from quarterdeck.browse import FilterScope
+
+        view = copy.copy(self)
+        view.store = self.store.unscoped.scoped(FilterScope(request.narrowing, self.store.scope))
+        return view
+
     def deal_records(self, deal_ids: Sequence[str]) -> dict[str, DealRecord]:
         """The deals of ``deal_ids`` this workspace sees, each with its whole history, read
         at once (unknown or unseen ids are left out)."""

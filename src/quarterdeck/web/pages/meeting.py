@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from markupsafe import Markup
@@ -20,6 +21,7 @@ from pydantic import BaseModel, Field
 from starlette.responses import RedirectResponse, Response
 
 from quarterdeck.access import Viewer
+from quarterdeck.browse import NARROWING
 from quarterdeck.errors import InputError, NotFound
 from quarterdeck.meeting import KINDS, ItemView, week_of
 from quarterdeck.report import charts as svg_charts
@@ -47,6 +49,7 @@ from quarterdeck.web.models import (
     item_out,
     money,
 )
+from quarterdeck.web.pages.deals import FilterQuery
 from quarterdeck.web.security import DOCUMENT_CSP
 
 __all__ = ["router"]
@@ -122,8 +125,36 @@ def prepare(hub: Hub, viewer: Viewer) -> None:
     meeting_of(hub, viewer, None)
 
 
-def href_of(document: Document, week: str) -> Any:
-    """Where a number of the page links: one deal to its page, several to the drill-down."""
+def view_of(who: Asker, week: str | None, query: FilterQuery | None = None) -> Shown:
+    """The meeting of ``week`` with its figures narrowed to the deals the pipeline's filters
+    keep (``Workspace.narrowed``); the meeting itself when they keep every deal. Kept until
+    the deal data changes: the pipeline page shows only the figures of it."""
+    narrowing = query.filter.narrowing if query is not None else None
+    if narrowing is None or not narrowing.narrows:
+        return shown(who, week)
+    current, label, _ = figures(who.hub, who.viewer, week)
+
+    def build(ws: Any) -> Shown:
+        part = ws.narrowed(narrowing)
+        brief = part.brief(label)
+        return Shown(brief, part.brief_document(brief), current)
+
+    result: Shown = who.read("narrowed meeting", (label, narrowing), build, depends=())
+    return result
+
+
+def narrowing_query(query: FilterQuery | None) -> str:
+    """The filters that narrow the figures, as a query string to carry on links ('' for
+    none), so a chart or a drill-down shows the numbers of the page it came from."""
+    if query is None:
+        return ""
+    f = query.filter.narrowing
+    return "".join(f"&{name}={quote(getattr(f, name))}" for name in NARROWING if getattr(f, name))
+
+
+def href_of(document: Document, week: str, narrowing: str = "") -> Any:
+    """Where a number of the page links: one deal to its page, several to the drill-down
+    (with the page's filters, ``narrowing_query``)."""
 
     def href(linked: Linked) -> str | None:
         link = document.link(linked)
@@ -131,7 +162,7 @@ def href_of(document: Document, week: str) -> Any:
             return None
         if link.group is None:
             return f"/deals/{link.ref}"
-        return f"/meeting/drill?week={week}&ref={link.ref}"
+        return f"/meeting/drill?week={week}&ref={link.ref}{narrowing}"
 
     return href
 
@@ -228,12 +259,14 @@ def chart_api(
     who: Annotated[Asker, Depends(asker)],
     section: Annotated[str, Query(max_length=40)],
     n: Annotated[int, Query(ge=0, le=100)],
+    query: Annotated[FilterQuery, Depends()],
     week: WeekQuery = None,
 ) -> dict[str, Any]:
-    """A chart of the meeting page as a Vega-Lite spec (marks link to their deals)."""
-    view = shown(who, week)
+    """A chart of the meeting page as a Vega-Lite spec (marks link to their deals); with
+    the pipeline's filters, of its figures narrowed to the deals they keep."""
+    view = view_of(who, week, query)
     block = _chart(view.document, section, n)
-    href = href_of(view.document, view.week)
+    href = href_of(view.document, view.week, narrowing_query(query))
     if isinstance(block, PaceChart):
         return pace_spec(block, href)
     if isinstance(block, WaterfallChart):
@@ -241,10 +274,11 @@ def chart_api(
     raise NotFound(f"block {section}/{n} is not a chart drawn with Vega-Lite")
 
 
-def drill(who: Asker, week: str | None, ref: str) -> DrillOut:
+def drill(who: Asker, week: str | None, ref: str, query: FilterQuery | None = None) -> DrillOut:
     """The deals behind a number: ``won`` (every deal won in the period so far),
-    ``pipeline`` (every open deal due in it) or a group of the brief (G1, G2...)."""
-    view = shown(who, week)
+    ``pipeline`` (every open deal due in it) or a group of the brief (G1, G2...); with
+    the pipeline's filters, of the figures narrowed to the deals they keep."""
+    view = view_of(who, week, query)
     goal = view.brief.goal
     names = view.brief.names
     if ref in ("won", "pipeline"):
@@ -293,19 +327,22 @@ def drill_page(
     request: Request,
     who: Annotated[Asker, Depends(asker)],
     ref: Annotated[str, Query(max_length=40)],
+    query: Annotated[FilterQuery, Depends()],
     week: WeekQuery = None,
 ) -> Response:
-    return render(request, "drill.html.j2", who, drill=drill(who, week, ref))
+    return render(request, "drill.html.j2", who, drill=drill(who, week, ref, query))
 
 
 @router.get("/api/meeting/drill", response_model=DrillOut, tags=["meeting"])
 def drill_api(
     who: Annotated[Asker, Depends(asker)],
     ref: Annotated[str, Query(max_length=40, description="won, pipeline, or G1, G2...")],
+    query: Annotated[FilterQuery, Depends()],
     week: WeekQuery = None,
 ) -> DrillOut:
-    """The deals behind one number of the meeting page."""
-    return drill(who, week, ref)
+    """The deals behind one number of the meeting page (or of the pipeline page, with its
+    filters)."""
+    return drill(who, week, ref, query)
 
 
 # -- downloads --------------------------------------------------------------------------------

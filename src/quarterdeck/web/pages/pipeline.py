@@ -2,8 +2,8 @@
 pipeline moved (the waterfall, last week and since the quarter began); the "next quarter"
 ledger of slipped promises.
 
-The filters narrow the deal listing; the waterfall and the ledger are the brief's, for
-everything the viewer may see.
+The filters narrow the deal listing and, by team, rep, segment, motion and current stage,
+the waterfall and the ledger too (``Workspace.narrowed``), within what the viewer may see.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from starlette.responses import Response
 from quarterdeck.web.context import Asker, asker, render
 from quarterdeck.web.models import DealsOut, money
 from quarterdeck.web.pages.deals import FilterQuery, deals_out, listing
-from quarterdeck.web.pages.meeting import href_of, shown
+from quarterdeck.web.pages.meeting import href_of, narrowing_query, view_of
 
 __all__ = ["router"]
 
@@ -93,8 +93,9 @@ def pipeline_page(
     who: Annotated[Asker, Depends(asker)],
     query: Annotated[FilterQuery, Depends()],
 ) -> Response:
-    view = shown(who, None)
+    view = view_of(who, None, query)
     sections = {s.id: s for s in view.document.sections}
+    narrowing = narrowing_query(query)
     return render(
         request,
         "pipeline.html.j2",
@@ -104,7 +105,8 @@ def pipeline_page(
         view=view,
         change=sections.get("change"),
         slips=sections.get("slips"),
-        drill_href=href_of(view.document, view.week),
+        narrowing=narrowing,
+        drill_href=href_of(view.document, view.week, narrowing),
     )
 
 
@@ -114,7 +116,7 @@ def pipeline_api(
 ) -> PipelineOut:
     """Deals by the filters, the waterfall of last week and of the quarter so far, and the
     deals that slipped most."""
-    brief = shown(who, None).brief
+    brief = view_of(who, None, query).brief
     return PipelineOut(
         deals=deals_out(query, listing(who, query)),
         week_change=_waterfall(brief.week_change),
