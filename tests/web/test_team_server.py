@@ -6,6 +6,7 @@ import running while others read pages. Nothing written may be lost and no read 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -18,6 +19,7 @@ from web_company import Company, build_company, log_in
 from quarterdeck import Workspace
 from quarterdeck.simulate import SimulationSpec, simulate
 from quarterdeck.web import create_app
+from quarterdeck.web.hub import STAMP_SECONDS
 
 ROUNDS = 8
 """Writes each person makes in each race."""
@@ -176,6 +178,7 @@ def test_an_import_while_people_read_breaks_no_page(
     assert set(statuses) == {200} and statuses[200] >= 3 * len(READS)
     with Workspace(company.db) as ws:
         assert len(ws.imports()) == 2
+    time.sleep(STAMP_SECONDS + 0.2)  # each server looks for others' changes once a second
     for app in servers:  # each server shows the import the other process made
         c, _ = client(app, "ceo@example.com")
         assert len(c.get("/api/imports").json()["imports"]) == 2
