@@ -23,7 +23,9 @@ def serve(
     ] = None,
 ) -> None:
     """The web app: the weekly meeting, pipeline, forecast, imports and settings in a
-    browser. Create the first login with `quarterdeck users add EMAIL --admin`."""
+    browser. Create the first login with `quarterdeck users add EMAIL --admin`. At start
+    and after every change it computes each login's first pages ahead (GET /healthz says
+    when done). With --db postgresql://... several servers can share one database."""
     try:
         import uvicorn
 
