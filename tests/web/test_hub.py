@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from web_company import Company, log_in
 
 from quarterdeck.web import create_app
-from quarterdeck.web.hub import STAMP_SECONDS
+from quarterdeck.web.hub import STAMP_SECONDS, Hub
 from quarterdeck.workspace import Workspace
 
 
@@ -163,3 +163,20 @@ def test_after_a_change_others_see_it_once_their_pages_are_prepared(company: Com
             assert "Send the revised pricing" in titles
     finally:
         app.state.hub.close()
+
+
+def test_a_page_the_round_does_not_prepare_is_not_kept_stale_past_it(company: Company) -> None:
+    hub = Hub(company.db, prepare=True)
+    try:
+        hub.ahead(lambda hub, viewer: None)  # a round that prepares nothing
+        hub.start_preparing()
+        assert hub.prepared.wait(60)
+        ceo = next(v for v in hub.call(lambda ws: ws.viewers()) if v.role == "ceo")
+        answers = iter(["before", "after"])
+        assert hub.read(ceo, "page", None, lambda ws: next(answers)) == "before"
+        hub.write(None, lambda ws: None, touches="items")
+        assert hub.prepared.wait(60)
+        # The round is over: the page is computed again, not answered as it was.
+        assert hub.read(ceo, "page", None, lambda ws: next(answers)) == "after"
+    finally:
+        hub.close()

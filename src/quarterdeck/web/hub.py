@@ -155,11 +155,13 @@ class Hub:
 
     def _may_be_stale(self, viewer: Viewer | None) -> bool:
         """Whether ``viewer`` may be answered with their page from before a change of the
-        meeting record while it is computed again ahead: only while the hub prepares
-        (``prepare``), never for someone who changed the record since the last round (they
-        see their change at once), and never for the round itself."""
+        meeting record while it is computed again ahead: only while a round of preparation
+        is under way (a page it does not prepare is computed afresh once the round ends),
+        never for someone who changed the record since the last round (they see their
+        change at once), and never for the round itself."""
         return (
             self.prepare
+            and self._done < self._wanted  # a round is under way: staleness ends with it
             and viewer is not None
             and viewer.email not in self._writers
             and not getattr(self._local, "preparing", False)
