@@ -159,9 +159,11 @@ async def _user(
         listing = (await client.get("/api/deals")).json()
         ids = [d["deal_id"] for d in listing.get("deals", [])][:20]
         pages = [p for p in PAGES if ids or "{deal}" not in p[1]]  # a login with no open deals
-        paths = [
-            (name, path.format(deal=rng.choice(ids) if ids else ""), w) for name, path, w in pages
-        ]
+
+        def pick(template: str) -> str:
+            return template.format(deal=rng.choice(ids)) if "{deal}" in template else template
+
+        paths = [(name, pick(template), w) for name, template, w in pages]
         for name, path, _ in paths:  # warm-up: each page's first visit
             await _visit(client, name, path, cold)
         cold.done += 1
@@ -179,10 +181,8 @@ async def _user(
                 warm.add("write (note)", began, noted.status_code)
                 await asyncio.sleep(rng.uniform(0.5, 1.5))
                 continue
-            name, path, _ = rng.choices(paths, weights)[0]
-            if name in ("deal", "api deal"):
-                path = PAGES[4 if name == "deal" else 5][1].format(deal=rng.choice(ids))
-            await _visit(client, name, path, warm)
+            name, template, _ = rng.choices(pages, weights)[0]
+            await _visit(client, name, pick(template), warm)
             await asyncio.sleep(rng.uniform(0.5, 1.5))
 
 

@@ -96,32 +96,33 @@ class FilterScope:
         if self.inner is not None:
             table = self.inner.narrow(name, table, store)
         if name == "deals":
-            return table.filter(table.deal_id.isin(self._deal_ids(store)))
+            return self._kept(table, store)
         if name in ("deal_events", "activities"):
-            return table.filter(table.deal_id.isin(self._deal_ids(store)))
+            deals = store.table("deals")
+            if self.inner is not None:
+                deals = self.inner.narrow("deals", deals, store)
+            return table.filter(table.deal_id.isin(self._kept(deals, store).deal_id))
         return table
 
-    def _deal_ids(self, store: Store) -> Any:
+    def _kept(self, deals: Any, store: Store) -> Any:
+        """The rows of ``deals`` the filter keeps (``store`` unscoped, for the owners'
+        teams and the accounts' segments)."""
         f = self.filter
-        deals = store.table("deals")
-        if self.inner is not None:
-            deals = self.inner.narrow("deals", deals, store)
-        kept = deals
-        if f.owner:
-            kept = kept.filter(kept.owner_id == f.owner)
-        if f.motion:
-            kept = kept.filter(kept.motion == f.motion)
-        if f.stage:
-            kept = kept.filter(kept.stage == f.stage)
+        for column in ("owner", "motion", "stage"):
+            wanted = getattr(f, column)
+            if wanted:
+                deals = deals.filter(
+                    deals[f"{column}_id" if column == "owner" else column] == wanted
+                )
         if f.team:
             users = store.table("users")
-            kept = kept.filter(kept.owner_id.isin(users.filter(users.team == f.team).user_id))
+            deals = deals.filter(deals.owner_id.isin(users.filter(users.team == f.team).user_id))
         if f.segment:
             accounts = store.table("accounts")
-            kept = kept.filter(
-                kept.account_id.isin(accounts.filter(accounts.segment == f.segment).account_id)
+            deals = deals.filter(
+                deals.account_id.isin(accounts.filter(accounts.segment == f.segment).account_id)
             )
-        return kept.deal_id
+        return deals
 
 
 @dataclass(frozen=True)
